@@ -1,0 +1,1 @@
+"""Crisis handling: detection (deterministic tiers), rolling risk, the deterministic reply, and escalation."""
