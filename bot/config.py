@@ -1,0 +1,348 @@
+"""Typed, frozen settings loaded from YAML, with `${ENV}` interpolation and errors an operator can act on.
+
+Every error names the file, the line and the key path (`haven.yaml:12: telegram.token: required when
+telegram.enabled is true`), because an operator fixing a config at 3 a.m. should not have to guess. Secrets are
+`SecretStr`: they never appear in errors, logs or `repr`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(Exception):
+    """One or more problems in a config file; `str()` prints one `FILE:LINE: key.path: problem` per line."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key or '(top level)'}: {self.message}"
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `300`, `"300"`, `"5m"`, `"1.5h"`: operators write durations the way they think of them."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSettings(_Section):
+    name: str = "Haven"
+    default_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    #: Where urgent help is described when a human is unavailable: shown in the disclosure.
+    staff_hours: str | None = None
+
+    @field_validator("default_country", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class StorageSettings(_Section):
+    #: SQLAlchemy-style URL; empty means `sqlite:///<data dir>/haven.sqlite3`.
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("expected sqlite:///path, sqlite:////absolute/path or postgresql://...")
+        return value
+
+
+class LimitSettings(_Section):
+    #: Longer messages are truncated (with a notice) before anything else looks at them.
+    max_message_chars: int = Field(default=8000, ge=100, le=100_000)
+    #: Per-person flood control; crisis replies are never rate limited.
+    messages_per_minute: int = Field(default=20, ge=1, le=1000)
+
+
+class LlmSettings(_Section):
+    provider: Literal["offline", "anthropic"] = "offline"
+    api_key: SecretStr | None = None
+    model: str = "claude-sonnet-4-5"
+    base_url: str | None = None
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+    max_tokens: int = Field(default=600, ge=16, le=8192)
+
+
+class TelegramWebhookSettings(_Section):
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    path: str = "telegram"
+    url: str | None = None
+    secret_token: SecretStr | None = None
+
+
+class TelegramSettings(_Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: TelegramWebhookSettings = TelegramWebhookSettings()
+    staff_chat_id: int | None = None
+
+
+class DiscordGuildSettings(_Section):
+    id: int
+    monitored_channels: list[int] = []
+    moderator_channel_id: int | None = None
+    moderator_role_id: int | None = None
+    helper_role_id: int | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    help_threads: bool = False
+
+
+class DiscordSettings(_Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    api_base: str | None = None
+    gateway_url: str | None = None
+    guilds: list[DiscordGuildSettings] = []
+
+
+class SlackSettings(_Section):
+    enabled: bool = False
+    mode: Literal["socket", "http"] = "socket"
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    api_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+
+
+class EscalationDestination(_Section):
+    platform: Literal["telegram", "discord", "slack", "console", "memory"]
+    chat_id: str | None = None
+    channel_id: str | None = None
+    role_id: str | None = None
+    channel: str | None = None
+
+    @field_validator("chat_id", "channel_id", "role_id", "channel", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def target(self) -> str | None:
+        return self.chat_id or self.channel_id or self.channel
+
+
+class EscalationSettings(_Section):
+    destinations: list[EscalationDestination] = []
+    renotify_after: float = 300.0
+    max_renotify: int = Field(default=3, ge=0, le=50)
+    #: Escalate `moderate` too (many helplines do), not just `high` and `imminent`.
+    escalate_moderate: bool = False
+    #: At `moderate`, ask the person before involving staff.
+    moderate_requires_consent: bool = True
+    #: Put the person's message into the staff notice. Off by default: staff see the level and signals.
+    include_message_text: bool = False
+
+    @field_validator("renotify_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+class CrisisSettings(_Section):
+    escalation: EscalationSettings = EscalationSettings()
+
+
+class PrivacySettings(_Section):
+    encryption_key: SecretStr | None = None
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class ComplianceSettings(_Section):
+    profile: list[Literal["default", "us-ny", "us-ca", "us-ut", "eu", "us-il"]] = ["default"]
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _listify(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class AppointmentSettings(_Section):
+    providers: str | None = None
+
+
+class ResourceSettings(_Section):
+    #: The operator's own services (a clinic, an EAP, a campus line): YAML files ranked first where they match.
+    paths: list[str] = []
+
+
+class Settings(_Section):
+    bot: BotSettings = BotSettings()
+    storage: StorageSettings = StorageSettings()
+    limits: LimitSettings = LimitSettings()
+    llm: LlmSettings = LlmSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    slack: SlackSettings = SlackSettings()
+    crisis: CrisisSettings = CrisisSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    compliance: ComplianceSettings = ComplianceSettings()
+    appointments: AppointmentSettings = AppointmentSettings()
+    resources: ResourceSettings = ResourceSettings()
+
+
+def _required_when_enabled(settings: Settings) -> list[tuple[str, str]]:
+    """Rules that span keys; pydantic reports per field, these need the whole section to judge."""
+    problems: list[tuple[str, str]] = []
+    if settings.telegram.enabled and settings.telegram.token is None:
+        problems.append(("telegram.token", "required when telegram.enabled is true"))
+    if settings.telegram.enabled and settings.telegram.mode == "webhook":
+        if settings.telegram.webhook.secret_token is None:
+            problems.append(("telegram.webhook.secret_token", "required when telegram.mode is webhook"))
+        if not settings.telegram.webhook.url:
+            problems.append(("telegram.webhook.url", "required when telegram.mode is webhook"))
+    if settings.discord.enabled and settings.discord.token is None:
+        problems.append(("discord.token", "required when discord.enabled is true"))
+    if settings.slack.enabled:
+        if settings.slack.bot_token is None:
+            problems.append(("slack.bot_token", "required when slack.enabled is true"))
+        if settings.slack.mode == "socket" and settings.slack.app_token is None:
+            problems.append(("slack.app_token", "required when slack.mode is socket"))
+        if settings.slack.mode == "http" and settings.slack.signing_secret is None:
+            problems.append(("slack.signing_secret", "required when slack.mode is http"))
+    if settings.llm.provider == "anthropic" and settings.llm.api_key is None:
+        problems.append(("llm.api_key", "required when llm.provider is anthropic"))
+    for index, destination in enumerate(settings.crisis.escalation.destinations):
+        if destination.target is None:
+            problems.append((f"crisis.escalation.destinations.{index}",
+                             "needs chat_id (telegram), channel_id (discord) or channel (slack)"))
+    return problems
+
+
+class _LineIndex:
+    """Maps key paths to the line they were written on, so errors can point at the line to edit."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+
+    def walk(self, node: yaml.Node, path: tuple[str, ...]) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                result[key] = self.walk(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, path + (str(i),)) for i, item in enumerate(node.value)]
+        return _scalar(node)
+
+    def line_for(self, path: tuple[str, ...]) -> int:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """Resolve a scalar with the safe loader's rules (ints, bools, nulls, dates stay what YAML says)."""
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _interpolate(value: Any, path: tuple[str, ...], env: dict[str, str],
+                 missing: list[tuple[str, ...]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path + (k,), env, missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path + (str(i),), env, missing) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(path + (name,))
+        return ""
+
+    result = _ENV_REF.sub(substitute, value)
+    return None if result == "" and _ENV_REF.fullmatch(value) else result
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Settings from a YAML file, or the embedded defaults when `path` is None. Raises ConfigError."""
+    if path is None:
+        return Settings()
+    file = Path(path)
+    env = dict(os.environ) if env is None else env
+    name = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(name, 1, "", f"cannot read the file: {exc.__class__.__name__}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError([ConfigProblem(name, line, "", f"not valid YAML: {problem}")]) from None
+    index = _LineIndex()
+    raw: Any = {} if root is None else index.walk(root, ())
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(name, 1, "", "the file must be a mapping of sections (bot:, llm:, ...)")])
+    missing: list[tuple[str, ...]] = []
+    data = _interpolate(raw, (), env, missing)
+    problems = [ConfigProblem(name, index.line_for(p[:-1]), ".".join(p[:-1]),
+                              f"environment variable {p[-1]} is not set") for p in missing]
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = tuple(str(part) for part in error["loc"])
+            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+            message = message.removeprefix("Value error, ")
+            problems.append(ConfigProblem(name, index.line_for(loc), ".".join(loc), message))
+        raise ConfigError(problems) from None
+    cross = _required_when_enabled(settings)
+    if cross:
+        raise ConfigError([ConfigProblem(name, index.line_for(tuple(k.split("."))), k, m) for k, m in cross])
+    return settings

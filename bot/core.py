@@ -1,0 +1,211 @@
+"""The conversation core: `Core.handle(event) -> list[Outgoing]`, the same pipeline for every platform.
+
+Pipeline (design.md §2): dedupe -> rate limit -> load user -> crisis assessment -> active flow or command ->
+responder -> output guard -> persist -> reply. Two deliberate deviations keep people safe: the crisis assessment
+is computed before the store is touched (it is pure code), so a crisis reply still goes out when the database is
+down; and the rate limit is applied after the assessment, so a person in crisis is never told to slow down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from bot.config import Settings
+from bot.conversation import KeyedLocks
+from bot.crisis import risk
+from bot.crisis.detect import assess
+from bot.crisis.levels import Assessment, RiskLevel
+from bot.crisis.respond import CrisisResponder
+from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
+from bot.flows.commands import CommandFlows
+from bot.i18n import Catalog
+from bot.llm.base import Responder, ResponderContext
+from bot.privacy import Pseudonymizer
+from bot.ratelimit import RateLimiter
+from bot.resources import ResourceDirectory
+from bot.store.base import EventClaim, Store
+from bot.text import clean_incoming
+from bot.turn import Turn
+
+log = logging.getLogger("haven.core")
+
+Detector = Callable[[str, str | None], Assessment]
+HISTORY_WINDOW = 12
+
+
+class Core:
+    def __init__(self, *, settings: Settings, store: Store, catalog: Catalog, directory: ResourceDirectory,
+                 responder: Responder, pseudonymizer: Pseudonymizer, detector: Detector = assess,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.directory = directory
+        self.responder = responder
+        self.ids = pseudonymizer
+        self.detect = detector
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.crisis = CrisisResponder(catalog, directory)
+        self.commands = CommandFlows(self)
+        self._ordering = KeyedLocks()
+        self._limiter = RateLimiter(settings.limits.messages_per_minute)
+
+    async def handle(self, event: IncomingEvent) -> list[Outgoing]:
+        """Handle one event; events of one conversation run one at a time, in arrival order."""
+        async with self._ordering.hold(event.conversation.key):
+            try:
+                return await self._handle(event)
+            except Exception:
+                log.exception("event=handle_failed platform=%s", event.conversation.platform)
+                return [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
+                                             crisis_line=self._crisis_line_text(None, None)))]
+
+    async def _handle(self, event: IncomingEvent) -> list[Outgoing]:
+        now = self.clock()
+        turn = await self._load_turn(event, now)
+        if turn is None:
+            log.info("event=duplicate platform=%s", event.conversation.platform)
+            return []
+        if isinstance(event, IncomingMessage):
+            await self._on_message(turn, event)
+        elif isinstance(event, ButtonPressed):
+            await self.commands.on_button(turn, event)
+        elif isinstance(event, ConversationStarted) and (turn.first_contact or turn.degraded):
+            await self.commands.disclose(turn)
+        await self._save(turn, event)
+        return turn.outgoing
+
+    async def _load_turn(self, event: IncomingEvent, now: datetime) -> Turn | None:
+        """Dedupe and load in one store call; None for a duplicate. A failing store degrades, never silences."""
+        sender = event.sender
+        user_key = self.ids.user_key(sender.platform, sender.user_id)
+        conv_key = self.ids.conversation_key(event.conversation.key)
+        turn = Turn(event=event, now=now, user_key=user_key, conv_key=conv_key,
+                    lang=self.settings.bot.default_language, country=None, user=None, state=None)
+        dedupe = (event.conversation.platform, event.message_id) if isinstance(event, IncomingMessage) and \
+            event.message_id else None
+        try:
+            claim, user, record = await self.store.begin_turn(event=dedupe, user_key=user_key,
+                                                              platform=sender.platform, conv_key=conv_key, now=now)
+        except Exception:
+            log.exception("event=store_unavailable platform=%s", sender.platform)
+        else:
+            if claim is EventClaim.DUPLICATE:
+                return None
+            assert user is not None and record is not None
+            turn.user, turn.state = user, dict(record.state)
+            turn.consented = user.consent_version is not None
+            turn.first_contact = user.disclosed_at is None
+        turn.lang, turn.country = self._locale(turn)
+        return turn
+
+    def _locale(self, turn: Turn) -> tuple[str, str | None]:
+        profile = turn.user.profile if turn.user else {}
+        locale = (turn.event.sender.locale or "").replace("_", "-")
+        lang = profile.get("language") or locale.split("-")[0].lower() or self.settings.bot.default_language
+        if not self.catalog.has_language(lang):
+            lang = self.settings.bot.default_language
+        country = profile.get("country")
+        if not country and "-" in locale and len(locale.split("-")[1]) == 2:
+            country = locale.split("-")[1].upper()
+        return lang, country or self.settings.bot.default_country
+
+    async def _on_message(self, turn: Turn, event: IncomingMessage) -> None:
+        limits = self.settings.limits
+        clean = clean_incoming(event.text, limits.max_message_chars)
+        allowed = self._limiter.allow(turn.user_key)
+        # Crisis assessment first, on every message, whatever else happens next.
+        assessment = self.detect(clean.text, turn.lang)
+        turn.assessment = self._roll_risk(turn, assessment)
+        if clean.truncated:
+            turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
+        if turn.first_contact:
+            await self.commands.disclose(turn)
+        if self._needs_crisis_reply(turn, assessment):
+            await self._crisis(turn)
+        elif assessment.about_someone_else and assessment.level >= RiskLevel.LOW:
+            turn.outgoing.append(self.crisis.third_party_reply(turn.country, turn.lang))
+        elif not allowed:
+            turn.outgoing.append(Reply(self.catalog.t("rate_limited", turn.lang)))
+        elif clean.had_binary:
+            turn.outgoing.append(Reply(self.catalog.t("binary_message", turn.lang)))
+        elif not clean.text:
+            turn.outgoing.append(Reply(self.catalog.t("empty_message", turn.lang)))
+        elif not await self.commands.dispatch(turn, clean.text):
+            await self._respond(turn, clean.text)
+        turn.text = clean.text
+
+    def _roll_risk(self, turn: Turn, assessment: Assessment) -> Assessment:
+        if turn.state is None:
+            return assessment
+        previous = risk.RiskState.from_dict(turn.state.get("risk")) if turn.state.get("risk") else None
+        new_state, effective = risk.update(previous, assessment, turn.now)
+        turn.state["risk"] = new_state.to_dict()
+        return effective
+
+    def _needs_crisis_reply(self, turn: Turn, message: Assessment) -> bool:
+        """A crisis reply for risk in this message, or when the conversation's level rises past the last reply.
+
+        A persisting level alone does not repeat the same reply on every message (the crisis flow stays with the
+        person instead), but any message that itself signals risk always gets it again.
+        """
+        effective = turn.assessment
+        assert effective is not None
+        if message.about_someone_else or not effective.escalate:
+            return False
+        if message.escalate:
+            return True
+        replied = (turn.state or {}).get("crisis", {}).get("replied_level", 0)
+        return int(effective.level) > int(replied)
+
+    async def _crisis(self, turn: Turn) -> None:
+        assert turn.assessment is not None
+        if turn.state is not None:
+            crisis = turn.state.setdefault("crisis", {})
+            crisis["replied_level"] = max(int(turn.assessment.level), int(crisis.get("replied_level", 0)))
+            crisis["active"] = True
+        turn.outgoing.append(self.crisis.reply(turn.assessment, turn.country, turn.lang))
+        log.info("event=crisis_reply level=%s signals=%s", turn.assessment.level.label,
+                 ",".join(turn.assessment.signals))
+
+    async def _respond(self, turn: Turn, text: str) -> None:
+        memory = turn.state.setdefault("responder", {}) if turn.state is not None else {}
+        history: list[tuple[str, str]] = []
+        if turn.consented and not turn.degraded and getattr(self.responder, "uses_history", True):
+            stored = await self.store.recent_messages(turn.conv_key, HISTORY_WINDOW)
+            history = [("user" if m.direction == "in" else "assistant", m.text) for m in stored]
+        context = ResponderContext(lang=turn.lang, history=history,
+                                   profile=turn.user.profile if turn.user else {}, memory=memory)
+        proposed = await self.responder.reply(text, context)
+        turn.outgoing.append(Reply(proposed.text, buttons=proposed.buttons))
+
+    async def _save(self, turn: Turn, event: IncomingEvent) -> None:
+        """One transaction per turn. The conversation row's updated_at doubles as "last seen"."""
+        if turn.degraded:
+            return
+        keep = turn.user is not None and not turn.erased
+        messages: list[tuple[str, str]] = []
+        text = turn.text if keep and turn.consented else ""
+        if text:
+            messages = [("in", text)] + [("out", item.text) for item in turn.outgoing if isinstance(item, Reply)]
+        done = (event.conversation.platform, event.message_id) if isinstance(event, IncomingMessage) and \
+            event.message_id else None
+        await self.store.complete_turn(conv_key=turn.conv_key, user_key=turn.user_key,
+                                       state=turn.state if keep else None, messages=messages, event=done,
+                                       now=turn.now)
+
+    async def crisis_button(self, turn: Turn, action: str) -> None:
+        """The crisis reply's buttons. The fuller safety conversation lives in the crisis flow."""
+        key = {"crisis:safe": "crisis.after_safe", "crisis:person": "crisis.after_person",
+               "crisis:plan": "crisis.after_plan", "crisis:grounding": "crisis.after_grounding"}.get(action)
+        if key is None:
+            return
+        lines = self.crisis.helplines(turn.country, turn.lang).lines
+        listing = "\n".join(f"• {line.format_line()}" for line in lines)
+        turn.outgoing.append(Reply(f"{self.catalog.t(key, turn.lang)}\n{listing}".strip()))
+
+    def _crisis_line_text(self, country: str | None, lang: str | None) -> str:
+        lines = self.crisis.helplines(country or self.settings.bot.default_country, lang).lines
+        return lines[0].format_line() if lines else "your local emergency number"

@@ -1,0 +1,1 @@
+"""Guided flows and commands: consent, /help, /resources, /forget, and later safety plans and check-ins."""

@@ -1,0 +1,126 @@
+"""Commands and the small flows behind them (consent, erase). Platform-neutral: adapters map their own
+command syntax (`/help`, Slack `/haven help`, Discord slash commands) onto these names."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.events import Button, ButtonPressed, Reply
+from bot.turn import Turn
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger("haven.flows")
+CONSENT_VERSION = "2026-11-1"
+
+
+class CommandFlows:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.t = core.catalog.t
+
+    # --- first contact ---------------------------------------------------------------------------------------
+
+    async def disclose(self, turn: Turn) -> None:
+        """The AI disclosure on first contact (and on /start). Consent is asked, never assumed."""
+        settings = self.core.settings
+        cipher_note = self.t("encryption_note", turn.lang) if settings.privacy.encryption_key else ""
+        text = self.t("disclosure", turn.lang, bot_name=settings.bot.name,
+                      retention_days=settings.privacy.retention_days, encryption_note=cipher_note,
+                      emergency=self._emergency(turn), crisis_line=self.core._crisis_line_text(turn.country, turn.lang))
+        turn.outgoing.append(Reply(text))
+        if not turn.consented:
+            turn.outgoing.append(Reply(self.t("consent_question", turn.lang), buttons=(
+                Button(self.t("consent_agree", turn.lang), "consent:yes"),
+                Button(self.t("consent_decline", turn.lang), "consent:no"))))
+        turn.disclosed = True
+        if not turn.degraded:
+            await self.core.store.update_user(turn.user_key, disclosed_at=turn.now)
+            await self.core.store.audit("disclosure_shown", turn.now, turn.user_key, {"version": CONSENT_VERSION})
+
+    def _emergency(self, turn: Turn) -> str:
+        from bot.crisis.respond import emergency_number
+        return emergency_number(self.core.directory, turn.country) or "your local emergency number"
+
+    # --- commands --------------------------------------------------------------------------------------------
+
+    async def dispatch(self, turn: Turn, text: str) -> bool:
+        """Handle `text` if it is a command or answers a pending flow; False lets the responder answer."""
+        if not text.startswith("/"):
+            return False
+        name, _, argument = text[1:].partition(" ")
+        name = name.split("@", 1)[0].lower()   # Telegram appends @botname in groups
+        handler = {
+            "start": self._start, "help": self._help, "about": self._about,
+            "resources": self._resources, "forget": self._forget,
+        }.get(name)
+        if handler is None:
+            turn.outgoing.append(Reply(self.t("unknown_command", turn.lang, command="/" + name[:32])))
+        else:
+            await handler(turn, argument.strip())
+        return True
+
+    async def _start(self, turn: Turn, argument: str) -> None:
+        if not turn.disclosed:
+            await self.disclose(turn)
+
+    async def _help(self, turn: Turn, argument: str) -> None:
+        text = self.t("help", turn.lang)
+        if turn.event.conversation.platform == "console":
+            text += "\n" + self.t("help_console_extra", turn.lang)
+        turn.outgoing.append(Reply(text))
+
+    async def _about(self, turn: Turn, argument: str) -> None:
+        responder = "responder_anthropic" if self.core.responder.name == "anthropic" else "responder_offline"
+        turn.outgoing.append(Reply(self.t(
+            "about", turn.lang, bot_name=self.core.settings.bot.name, responder=self.t(responder, turn.lang),
+            retention_days=self.core.settings.privacy.retention_days, emergency=self._emergency(turn))))
+
+    async def _resources(self, turn: Turn, argument: str) -> None:
+        directory = self.core.directory
+        topic = argument.lower() or None
+        found = directory.search(country=turn.country, topic=topic, lang=turn.lang, limit=6)
+        if found and not all(r.is_international for r in found):
+            header = self.t("resources_header", turn.lang, country=turn.country)
+        elif found:
+            header = self.t("resources_international", turn.lang)
+        else:
+            turn.outgoing.append(Reply(self.t("resources_none", turn.lang)))
+            return
+        listing = "\n".join(f"• {entry.format_line()}" for entry in found)
+        turn.outgoing.append(Reply(f"{header}\n{listing}"))
+
+    async def _forget(self, turn: Turn, argument: str) -> None:
+        turn.flow()["pending"] = "forget"
+        turn.outgoing.append(Reply(self.t("forget_confirm", turn.lang), buttons=(
+            Button(self.t("forget_yes", turn.lang), "forget:yes"),
+            Button(self.t("forget_no", turn.lang), "forget:no"))))
+
+    # --- buttons ---------------------------------------------------------------------------------------------
+
+    async def on_button(self, turn: Turn, event: ButtonPressed) -> None:
+        action = event.action_id
+        if action == "consent:yes":
+            turn.consented = True
+            if not turn.degraded:
+                await self.core.store.update_user(turn.user_key, consent_version=CONSENT_VERSION, consent_at=turn.now)
+                await self.core.store.audit("consent_given", turn.now, turn.user_key, {"version": CONSENT_VERSION})
+            turn.outgoing.append(Reply(self.t("consent_thanks", turn.lang)))
+        elif action == "consent:no":
+            if not turn.degraded:
+                await self.core.store.audit("consent_declined", turn.now, turn.user_key, {"version": CONSENT_VERSION})
+            turn.outgoing.append(Reply(self.t("consent_declined", turn.lang)))
+        elif action == "forget:yes" and turn.flow().get("pending") == "forget":
+            await self.core.store.erase_user(turn.user_key)
+            turn.erased = True
+            log.info("event=user_erased")
+            turn.outgoing.append(Reply(self.t("forget_done", turn.lang)))
+        elif action == "forget:no" or action == "forget:yes":
+            turn.flow().pop("pending", None)
+            turn.outgoing.append(Reply(self.t("forget_cancelled", turn.lang)))
+        elif action.startswith("crisis:"):
+            await self.core.crisis_button(turn, action)
+        else:
+            log.info("event=unknown_button")

@@ -1,0 +1,1 @@
+"""Responders: Claude through the anthropic SDK, or the offline responder when no key is configured."""

@@ -1,0 +1,101 @@
+"""The store contract. The core depends on this protocol only; tests drive the real SQLite implementation.
+
+Identifiers reaching the store are already pseudonymous (keyed hashes, see privacy.py): platform user ids and
+chat ids never land in a table in clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+
+class EventClaim(str, Enum):
+    """What to do with an incoming platform event, decided atomically by the store."""
+
+    NEW = "new"                # first delivery: handle it
+    DUPLICATE = "duplicate"    # already answered, or being answered right now: drop it
+    RECOVER = "recover"        # seen before but never finished (the process died): handle it again
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    user_key: str
+    platform: str
+    created_at: datetime
+    profile: dict[str, Any] = field(default_factory=dict)
+    consent_version: str | None = None
+    consent_at: datetime | None = None
+    disclosed_at: datetime | None = None
+    last_seen_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    conv_key: str
+    user_key: str
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    run_at: datetime
+    attempts: int
+    dedupe_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    direction: str
+    text: str
+    created_at: datetime
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def claim_event(self, platform: str, event_id: str, now: datetime,
+                          stale_after_s: float = 120.0) -> EventClaim: ...
+    async def begin_turn(self, *, event: tuple[str, str] | None, user_key: str, platform: str, conv_key: str,
+                         now: datetime) -> tuple[EventClaim, UserRecord | None, ConversationRecord | None]: ...
+    async def finish_event(self, platform: str, event_id: str, now: datetime) -> None: ...
+
+    async def get_or_create_user(self, user_key: str, platform: str, now: datetime) -> UserRecord: ...
+    async def update_user(self, user_key: str, **fields: Any) -> None: ...
+
+    async def complete_turn(self, *, conv_key: str, user_key: str, state: dict[str, Any] | None,
+                            messages: list[tuple[str, str]], event: tuple[str, str] | None,
+                            now: datetime) -> None: ...
+    async def load_conversation(self, conv_key: str, user_key: str) -> ConversationRecord: ...
+    async def save_conversation(self, conv_key: str, user_key: str, state: dict[str, Any],
+                                now: datetime) -> None: ...
+
+    async def add_message(self, conv_key: str, user_key: str, direction: str, text: str,
+                          now: datetime) -> None: ...
+    async def add_messages(self, conv_key: str, user_key: str, items: list[tuple[str, str]],
+                           now: datetime) -> None: ...
+    async def recent_messages(self, conv_key: str, limit: int) -> list[StoredMessage]: ...
+
+    async def enqueue_job(self, kind: str, payload: dict[str, Any], run_at: datetime,
+                          dedupe_key: str | None = None, max_attempts: int = 10) -> int | None: ...
+    async def claim_jobs(self, now: datetime, limit: int = 10, lease_s: float = 60.0,
+                         kinds: tuple[str, ...] | None = None) -> list[Job]: ...
+    async def complete_job(self, job_id: int, now: datetime) -> None: ...
+    async def retry_job(self, job_id: int, error: str, run_at: datetime) -> None: ...
+    async def cancel_jobs(self, dedupe_prefix: str) -> int: ...
+    async def pending_jobs(self, kind: str | None = None) -> list[Job]: ...
+
+    async def audit(self, kind: str, now: datetime, user_key: str | None = None,
+                    detail: dict[str, Any] | None = None) -> None: ...
+    async def audit_entries(self, user_key: str | None = None, kind: str | None = None) -> list[dict[str, Any]]: ...
+    async def bump_counter(self, name: str, period: str, dims: str = "") -> None: ...
+    async def counters(self, name: str | None = None) -> list[tuple[str, str, str, int]]: ...
+
+    async def export_user(self, user_key: str) -> dict[str, Any]: ...
+    async def erase_user(self, user_key: str) -> None: ...

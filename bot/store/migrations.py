@@ -1,0 +1,77 @@
+"""Versioned schema migrations. Append only: a released migration is never edited, a new one is added."""
+
+from __future__ import annotations
+
+SQLITE_MIGRATIONS: list[str] = [
+    # 1: the foundation schema.
+    """
+    CREATE TABLE users (
+        user_key        TEXT PRIMARY KEY,
+        platform        TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        profile         TEXT NOT NULL DEFAULT '{}',
+        consent_version TEXT,
+        consent_at      TEXT,
+        disclosed_at    TEXT,
+        last_seen_at    TEXT
+    );
+    CREATE TABLE conversations (
+        conv_key   TEXT PRIMARY KEY,
+        user_key   TEXT NOT NULL REFERENCES users(user_key) ON DELETE CASCADE,
+        state      TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX conversations_user ON conversations(user_key);
+    CREATE TABLE messages (
+        id         INTEGER PRIMARY KEY,
+        conv_key   TEXT NOT NULL,
+        user_key   TEXT NOT NULL REFERENCES users(user_key) ON DELETE CASCADE,
+        direction  TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_conv ON messages(conv_key, id);
+    CREATE INDEX messages_user ON messages(user_key);
+    CREATE INDEX messages_created ON messages(created_at);
+    CREATE TABLE processed_events (
+        platform    TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('received', 'done')),
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (platform, event_id)
+    );
+    CREATE INDEX processed_events_received ON processed_events(received_at);
+    CREATE TABLE jobs (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        run_at       TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'done', 'failed', 'cancelled')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 10,
+        lease_until  TEXT,
+        dedupe_key   TEXT UNIQUE,
+        user_key     TEXT,
+        last_error   TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs(status, run_at);
+    CREATE INDEX jobs_user ON jobs(user_key);
+    CREATE TABLE audit_log (
+        id       INTEGER PRIMARY KEY,
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        user_key TEXT,
+        detail   TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_user ON audit_log(user_key);
+    CREATE TABLE counters (
+        name   TEXT NOT NULL,
+        period TEXT NOT NULL,
+        dims   TEXT NOT NULL DEFAULT '',
+        count  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, period, dims)
+    );
+    """,
+]
