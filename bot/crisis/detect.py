@@ -1,0 +1,273 @@
+"""The deterministic crisis tier: one message in, one Assessment out. Runs before anything else answers.
+
+Why deterministic: it must work with no network and no key, give the same answer every time (so it can be
+tested and audited), and be fast enough to run on every message. A model may later raise its level, never
+lower it (design.md §4).
+
+How it decides, in order:
+1. Normalise (normalize.py) and match every language's lexicon (lexicon.py): each category is one regex.
+2. Drop hits that overlap an exception span: an explicit denial ("I'm not suicidal"), an idiom ("this exam
+   is killing me"), a technical phrase ("kill the process"), a fiction/game phrase ("in the game I died").
+3. Read each remaining hit's context within its clause: a negation right before it ("I would never ...")
+   cancels it; a nearest subject that is someone else ("my friend says she wants to ...") makes it a
+   third-party concern; an explicit past cue without a recency cue ("I used to ..., two years clean")
+   lowers it to low with `past`.
+4. Levels follow Columbia triage (levels.py), then combinations raise them: ideation with a method word is
+   high; risk of moderate or more with a timeframe ("tonight") or with means is imminent.
+Every step only looks at the first and last part of very long messages, so the work per message is bounded
+and a goodbye at the end of a long text is not lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from bot.crisis import lexicon
+from bot.crisis.language import guess_language, scores
+from bot.crisis.levels import Assessment, RiskLevel
+from bot.crisis.normalize import make_unmasker, variants
+
+#: Normalised characters scanned from the start, and from the end, of one message.
+HEAD_CHARS = 20_000
+TAIL_CHARS = 4_000
+#: How far back (characters) context cues are read.
+LOOKBACK = 80
+SENTENCE_SPAN = 160
+
+_SENTENCE_BREAK = re.compile(r"[.!?;]")
+_WORD = re.compile(r"\w+")
+_RELATIVE_VERBS = frozenset({"know", "knew", "love", "loved", "met", "saw", "dated", "miss", "used", "work",
+                             "worked", "went", "grew", "care", "trust", "follow", "followed", "watched"})
+#: Self categories whose presence lets a method word raise the level to high.
+_IDEATION_LIKE = frozenset({"wish_dead", "ideation", "intent", "plan", "farewell"})
+#: Anything in these categories means the writer may be at risk of suicide or self-harm.
+_SELF_RISK = frozenset({"wish_dead", "ideation", "intent", "plan", "farewell", "method_seeking",
+                        "self_harm", "attempt", "means", "means_at_hand", "attempt_in_progress"})
+_FALLBACK = re.compile(r"suicid|kill\s*my\s*self|want\s*to\s*die|end\s*my\s*life|kms|unalive|self\s*harm")
+
+
+@dataclass(slots=True)
+class _Hit:
+    cat: str
+    start: int
+    end: int
+    lang: str
+
+
+def _merge(hits: list[_Hit]) -> list[_Hit]:
+    """Overlapping matches of one category are one finding (as one alternation would have reported)."""
+    hits.sort(key=lambda h: (h.start, -h.end))
+    out: list[_Hit] = []
+    for h in hits:
+        if out and h.start < out[-1].end:
+            if h.end > out[-1].end:
+                out[-1] = _Hit(h.cat, out[-1].start, h.end, out[-1].lang)
+            continue
+        out.append(h)
+    return out
+
+
+class _Detector:
+    """Holds the compiled lexicon; stateless per call, so one instance serves every thread."""
+
+    def __init__(self, lex: lexicon.Compiled) -> None:
+        self.lex = lex
+        self.unmask = make_unmasker(lex.mask_words)
+
+    # -- context readers -------------------------------------------------------------------------------
+    def _clause_start(self, seg: str, pos: int) -> int:
+        lo = max(0, pos - LOOKBACK)
+        last = lo
+        for m in self.lex.clause_break.finditer(seg, lo, pos):
+            last = m.end()
+        return last
+
+    def _negated(self, seg: str, start: int) -> bool:
+        window = seg[self._clause_start(seg, start):start]
+        return bool(window) and self.lex.negation_before.search(window) is not None
+
+    def _subject(self, seg: str, start: int, lang: str) -> str:
+        """'self', 'other' or '' (none found: a dropped subject, as in "want to die", is the writer)."""
+        first, other = self.lex.persons.get(lang, (self.lex.first_person, self.lex.other_person))
+        window = seg[self._clause_start(seg, start):start]
+        toks = _WORD.findall(window)
+        for k in range(len(toks) - 1, -1, -1):
+            tok = toks[k]
+            if tok in first:
+                # "a man I know ..." / "someone I love ...": the I sits in a relative clause.
+                if k > 0 and toks[k - 1] in other and k + 1 < len(toks) and toks[k + 1] in _RELATIVE_VERBS:
+                    return "other"
+                return "self"
+            if tok in other:
+                return "other"
+        return ""
+
+    def _is_past(self, seg: str, start: int, end: int) -> bool:
+        lo, hi = max(0, start - SENTENCE_SPAN), min(len(seg), end + SENTENCE_SPAN)
+        left = seg[lo:start]
+        cut = [m.end() for m in _SENTENCE_BREAK.finditer(left)]
+        s0 = lo + (cut[-1] if cut else 0)
+        m = _SENTENCE_BREAK.search(seg, end, hi)
+        s1 = m.start() if m else hi
+        sentence = seg[s0:s1]
+        return self.lex.past.search(sentence) is not None and self.lex.recent.search(sentence) is None
+
+    # -- one segment -------------------------------------------------------------------------------------
+    def _segment(self, seg: str) -> tuple[RiskLevel, set[str], Counter[str]]:
+        lex = self.lex
+        spans: list[tuple[int, int, str]] = []
+        signals: set[str] = set()
+        raw: dict[str, list[_Hit]] = {}
+        gate = lex.gate
+        for pid, start in gate.candidates(seg).items():
+            name, lang, rx = gate.patterns[pid]
+            for m in rx.finditer(seg, start):
+                raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), lang))
+        for name, rx in gate.always:
+            for m in rx.finditer(seg):
+                raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), m.lastgroup or "en"))
+        hits: list[_Hit] = []
+        for name, found_hits in raw.items():
+            merged = _merge(found_hits)
+            if name in lexicon.CATEGORIES:
+                hits.extend(merged)
+            else:
+                spans.extend((h.start, h.end, name) for h in merged)
+                signals.add(name)
+        langs: Counter[str] = Counter()
+        if not hits:
+            return RiskLevel.NONE, signals, langs
+        fiction = lex.fiction_context.search(seg) is not None
+        active: dict[str, int] = {}   # category -> count of live, self, present hits
+        past: set[str] = set()
+        third = False
+        for h in hits:
+            # An exception cancels a hit it overlaps, unless the hit wraps it: "the only reason I didn't
+            # kill myself ..." contains a denial but is itself ideation.
+            cover = next((name for s, e, name in spans if s < h.end and h.start < e
+                          and not (h.start <= s and e <= h.end and e - s < h.end - h.start)), None)
+            if cover is not None:
+                continue
+            spec = lexicon.CATEGORIES[h.cat]
+            if spec["negatable"] and self._negated(seg, h.start):
+                signals.add("negated")
+                continue
+            langs[h.lang] += 1
+            subject = self._subject(seg, h.start, h.lang) if spec["subject"] else ""
+            if h.cat == "violence_to_others" and subject != "self":
+                # Threats are only the writer's when the writer says "I" (before, or as the first word:
+                # pro-drop languages put the person in the verb, "quiero matarlo").
+                first = _WORD.match(seg, h.start)
+                if subject == "other" or first is None or first.group(0) not in self.lex.persons[h.lang][0]:
+                    continue
+            if h.cat == "third_party" or subject == "other":
+                if fiction:
+                    signals.add("fiction")
+                else:
+                    third = True
+                continue
+            if spec["past"] and self._is_past(seg, h.start, h.end):
+                past.add(h.cat)
+                continue
+            active[h.cat] = active.get(h.cat, 0) + 1
+        return self._combine(active, past, third, signals), signals, langs
+
+    @staticmethod
+    def _combine(active: dict[str, int], past: set[str], third: bool, signals: set[str]) -> RiskLevel:
+        level = RiskLevel.NONE
+        for cat in active:
+            spec = lexicon.CATEGORIES[cat]
+            if spec["level"] is not None:
+                level = max(level, spec["level"])
+                signals.add(spec["signal"])
+        self_risk = any(cat in _SELF_RISK for cat in active)
+        for cat in past:
+            spec = lexicon.CATEGORIES[cat]
+            past_level = spec.get("past_level", RiskLevel.LOW)
+            if past_level > level:
+                level = past_level
+                signals.add(spec["signal"])
+            signals.add("past")
+        # A wish to be dead together with more hopelessness or another such wish, or three separate signs of
+        # hopelessness/entrapment, in one message read as more than a passing thought: Haven checks safety
+        # (moderate) rather than just listening (low).
+        lows = active.get("wish_dead", 0) + active.get("distress", 0)
+        if level == RiskLevel.LOW and ((active.get("wish_dead") and lows >= 2) or lows >= 3):
+            level = RiskLevel.MODERATE
+            signals.add("cumulative")
+        if "method_term" in active and active.keys() & _IDEATION_LIKE:
+            level = max(level, RiskLevel.HIGH)
+            signals.add("method")
+        if "timeframe" in active and self_risk:
+            if level >= RiskLevel.MODERATE:
+                level = RiskLevel.IMMINENT
+                signals.add("timeframe")
+            elif level == RiskLevel.LOW:
+                level = RiskLevel.MODERATE
+                signals.add("timeframe")
+        if "means" in active and (active.keys() & _SELF_RISK) - {"means"}:
+            level = RiskLevel.IMMINENT
+        if third:
+            signals.add("third_party_concern")
+            level = max(level, RiskLevel.LOW)
+        return level
+
+    # -- public ------------------------------------------------------------------------------------------
+    def assess(self, text: str, lang_hint: str | None) -> Assessment:
+        forms = variants(text, self.unmask)
+        level = RiskLevel.NONE
+        signals: set[str] = set()
+        langs: Counter[str] = Counter()
+        for form in forms:
+            segs = [form] if len(form) <= HEAD_CHARS + TAIL_CHARS else [form[:HEAD_CHARS], form[-TAIL_CHARS:]]
+            for seg in segs:
+                lv, sg, lg = self._segment(seg)
+                level = max(level, lv)
+                signals |= sg
+                langs += lg
+        raw = text[:2000] if isinstance(text, str) else forms[0][:2000]
+        lang = self._language(raw, lang_hint, langs)
+        return Assessment(level, tuple(sorted(signals)), lang)
+
+    @staticmethod
+    def _language(form: str, hint: str | None, langs: Counter[str]) -> str:
+        lang = guess_language(form[:2000], hint)
+        if hint is None and langs and max(scores(form[:2000]).values()) < 2.0:
+            lang = langs.most_common(1)[0][0]
+        return lang
+
+
+_detector: _Detector | None = None
+
+
+def _get() -> _Detector:
+    global _detector
+    if _detector is None:
+        _detector = _Detector(lexicon.get())
+    return _detector
+
+
+def warm_up() -> int:
+    """Compile the lexicons now (call at start-up): a broken file raises LexiconError here, loudly, instead
+    of degrading detection to the fallback later. Returns the number of patterns loaded."""
+    return _get().lex.pattern_count
+
+
+def assess(text: str, lang_hint: str | None = None) -> Assessment:
+    """Assess one message. Pure and deterministic; never raises.
+
+    If something unexpected breaks inside (it should not), a crude pattern decides between none and
+    moderate so a crisis message still reaches the safety reply rather than vanishing in an exception.
+    """
+    try:
+        return _get().assess(text, lang_hint)
+    except Exception:  # noqa: BLE001 - the safety path must always produce a level
+        try:
+            raw = text if isinstance(text, str) else str(text)
+            hit = _FALLBACK.search(raw[:HEAD_CHARS].casefold()) is not None
+        except Exception:  # noqa: BLE001
+            hit = False
+        lvl = RiskLevel.MODERATE if hit else RiskLevel.NONE
+        return Assessment(lvl, ("detector_error",), "en")

@@ -1,0 +1,92 @@
+"""A tiny offline language guesser for the seven languages Haven's crisis lexicons cover.
+
+Why not a library: the crisis tier must run on every message, offline, in microseconds, with no model files.
+Detection itself does not depend on this guess (every language's lexicon is matched on every message); the
+guess picks the reply language and breaks ties. So a simple, explainable score is enough: frequent function
+words (kept below as data) plus a few letters and letter pairs that only some of the languages use. The
+person's locale (the hint) wins whenever the text is short or the evidence is thin, because a two-word
+message says little and the locale is usually right.
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPORTED: tuple[str, ...] = ("en", "es", "de", "fr", "pt", "it", "nl")
+DEFAULT = "en"
+
+# Function words that are frequent in one language and rare in the others (ambiguous ones left out).
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("the and is are was were i im you my me it this that with have has not dont cant "
+                    "what how want to of just so but about because feel think would will really anymore "
+                    "myself been they she he her his we your from know can do if when".split()),
+    "es": frozenset("el la los las y es que de del por para con una uno no yo mi me te tu pero muy "
+                    "estoy esta está como qué quiero porque cuando más ya nada todo soy tengo ser "
+                    "siento vida hay eso esto también nadie".split()),
+    "de": frozenset("der die das und ist ich nicht mich mir ein eine einen zu mit auf den dem ich du "
+                    "sie es wir was wie aber auch noch nur mehr will kann bin habe hab sich kein "
+                    "keine mein meine dass weil oder schon immer leben".split()),
+    "fr": frozenset("le la les et est je ne pas suis de des du un une que qui mais pour avec moi mon "
+                    "ma mes tu il elle plus jai cest très tout rien veux vie dans sur ce ça suis "
+                    "jen nai envie fait".split()),
+    "pt": frozenset("o a os as e é que de do da dos das não eu meu minha me com para um uma mas "
+                    "muito estou está isso isto mais nada tudo sou tenho quero porque quando vida "
+                    "ninguém também você ele ela".split()),
+    "it": frozenset("il lo la gli le e è che di del della non io mi mio mia ma per con un una sono "
+                    "sto molto più niente tutto voglio perché quando vita nessuno anche questo "
+                    "questa ho ti cosa come".split()),
+    "nl": frozenset("de het een en is ik niet mij me mijn je jij wat hoe maar ook nog meer wil kan "
+                    "ben heb zich geen dat omdat of al altijd leven van voor met op zijn er dit "
+                    "niemand echt".split()),
+}
+# Letters/letter pairs that are strong evidence for a language (score per occurrence, capped).
+_MARKS: dict[str, re.Pattern[str]] = {
+    "es": re.compile(r"ñ|¿|¡|ción\b|[áéíóú]n\b|\bq\b"),
+    "de": re.compile(r"ß|ä|ö|ü|sch|\bich\b|ung\b|keit\b"),
+    "fr": re.compile(r"ç|œ|è|ê|à|\bj'|\bc'|eux\b|aient\b"),
+    "pt": re.compile(r"ã|õ|ç[ãõa-z]|ção\b|ções\b|\bnão\b|lh|nh"),
+    "it": re.compile(r"\bche\b|zione\b|gli\b|ò\b|ù\b|\bnon\b|cch|zz"),
+    "nl": re.compile(r"ij|oe|\bniet\b|\bhet\b|aa|uu|\bik\b"),
+}
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_MAX_CHARS = 2000
+
+
+def _norm_hint(hint: str | None) -> str | None:
+    if not hint or not isinstance(hint, str):
+        return None
+    base = hint.strip().replace("_", "-").split("-")[0].casefold()
+    return base if base in SUPPORTED else None
+
+
+def scores(text: str) -> dict[str, float]:
+    """Evidence per language; exposed for tests and tie-breaking."""
+    sample = text[:_MAX_CHARS].casefold()
+    words = _WORD.findall(sample)
+    out = dict.fromkeys(SUPPORTED, 0.0)
+    for w in words:
+        for lang, sw in _STOPWORDS.items():
+            if w in sw:
+                out[lang] += 1.0
+    for lang, rx in _MARKS.items():
+        out[lang] += min(len(rx.findall(sample)), 6) * 0.5
+    return out
+
+
+def guess_language(text: str, hint: str | None = None) -> str:
+    """Best guess among SUPPORTED; the hint wins for short or ambiguous text. Never raises."""
+    hinted = _norm_hint(hint)
+    try:
+        sc = scores(text if isinstance(text, str) else str(text))
+    except Exception:  # noqa: BLE001 - language is a nicety; never let it break detection
+        return hinted or DEFAULT
+    ranked = sorted(sc.items(), key=lambda kv: (-kv[1], SUPPORTED.index(kv[0])))
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if hinted is not None:
+        # The locale stands unless the text clearly says otherwise.
+        if top < 3.0 or top < sc[hinted] + 2.0 or top < 1.5 * max(sc[hinted], 0.5):
+            return hinted
+        return best
+    if top < 1.0 or (top == second and sc[DEFAULT] == top):
+        return DEFAULT
+    return best

@@ -1,0 +1,185 @@
+"""Text normalisation for crisis matching: one canonical spelling so the lexicons stay small and reviewable.
+
+People in distress rarely type the dictionary form. They stretch words ("dieeee"), space them out ("d i e"),
+swap letters for digits or symbols ("su1c1de", "k!ll mys3lf"), mask them ("s*icide"), hide them behind
+emoji, and paste text with invisible characters. The lexicons are written against the canonical form made
+here, so every rule benefits from every normalisation step without repeating it.
+
+Canonical form: NFKC, casefolded, accents removed ("não" -> "nao"), no zero-width/bidi/control characters, apostrophes removed ("i'm" -> "im",
+"j'ai" -> "jai"), meaningful emoji replaced by `emj<name>` tokens, leetspeak and masks undone inside words,
+spaced-out letters joined, whitespace collapsed (a line break becomes a sentence boundary " . ").
+
+`variants()` returns one or two strings: the primary form squeezes runs of three or more identical letters
+to two ("killll" -> "kill", "sooo" -> "soo"); when that happened, a second form squeezes them to one
+("dieeee" -> "die"). Matching both keeps "kill" and "die" intact without a dictionary.
+
+Pure functions, no state beyond compiled tables, safe from any thread.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+#: Hard cap on raw input we look at; the detector scans a head and a tail of the normalised text anyway.
+RAW_HEAD = 60_000
+RAW_TAIL = 20_000
+
+# Zero-width, bidi controls, soft hyphen, variation selectors, BOM, C0/C1 controls (tab/newline handled apart).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\U000e0000-\U000e007f"
+)
+_COMBINING = re.compile("[\u0300-\u036f]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+
+#: Emoji that carry a method/means or death meaning. They only count next to first-person context: the
+#: lexicons decide that; here they just become words the lexicons can name.
+EMOJI_TOKENS: dict[str, str] = {
+    "\U0001f52a": "emjknife",    # kitchen knife
+    "\U0001f5e1": "emjknife",    # dagger
+    "\U0001fa92": "emjknife",    # razor
+    "\U0001f48a": "emjpills",    # pill
+    "\U0001f489": "emjpills",    # syringe
+    "\U0001faa6": "emjgrave",    # headstone
+    "\u26b0": "emjgrave",        # coffin
+    "\u26b1": "emjgrave",        # funeral urn
+    "\U0001faa2": "emjrope",     # knot
+    "\U0001f52b": "emjgun",      # pistol
+    "\U0001fa78": "emjblood",    # drop of blood
+    "\U0001f309": "emjbridge",   # bridge at night
+    "\U0001f3e2": "emjbuilding",  # office building
+    "\U0001f686": "emjtrain",    # train
+    "\U0001f682": "emjtrain",    # locomotive
+}
+_EMOJI_RE = re.compile("|".join(re.escape(k) for k in sorted(EMOJI_TOKENS, key=len, reverse=True)))
+
+# Leetspeak inside words only: "su1c1de", "k!ll", "mys3lf". Numbers with units ("50mg") are left alone.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i",
+         "€": "e", "8": "b"}
+_LEET_HINT = re.compile(r"[a-z][0-9@$!|€]|[0-9@$!|€][a-z]")
+_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
+
+# A masked word: letters with '*' (or '#', '_') standing in for a few letters: "s*icide", "self h*rm".
+_MASK_TOKEN = re.compile(r"[a-zà-ÿ]*[*#][a-zà-ÿ*#]*")
+DEFAULT_MASK_WORDS: frozenset[str] = frozenset({
+    "suicide", "suicidal", "kill", "killing", "die", "dying", "dead", "death", "harm", "cut", "cutting",
+    "myself", "self", "rape", "raped", "overdose", "hang", "unalive", "wrists", "fuck",
+})
+
+_SPACED = re.compile(r"(?<![\w])(?:[a-zà-ÿ][ .\-_]){2,}[a-zà-ÿ](?![\w])")
+_RUN3 = re.compile(r"([^\W\d_])\1{2,}")
+_NEWLINES = re.compile(r"\s*[\n\r\u2028\u2029\u0085]+\s*")
+_SPACES = re.compile(r"\s+")
+
+
+def _deleet_token(m: re.Match[str]) -> str:
+    tok = m.group(0)
+    if not _LEET_HINT.search(tok):
+        return tok
+    out = []
+    n = len(tok)
+    for i, ch in enumerate(tok):
+        rep = _LEET.get(ch)
+        if rep is None:
+            out.append(ch)
+            continue
+        left = out[-1] if out else ""  # a letter we already un-leeted counts as a letter
+        right2 = tok[i + 1:i + 3]
+        if left.isalpha() or (not left.isdigit() and len(right2) == 2 and right2.isalpha()) or (
+                left in "@$!|€" and i + 1 < n and tok[i + 1].isalpha()):
+            out.append(rep)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _strip_trailing_bang(text: str) -> str:
+    """'!' and '|' mean 'i' only inside a word; a trailing '!!!' is just emphasis."""
+    return re.sub(r"(?<=[a-z])[!|]+(?=\s|$|[.,?;:])", " ", text)
+
+
+class _Unmasker:
+    """Replaces masked tokens with the one vocabulary word they can stand for (first match, deterministic)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = tuple(sorted({w.casefold() for w in words if w}))
+
+    def __call__(self, m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if not re.search(r"[a-zà-ÿ]", tok):
+            return tok
+        rx = "".join("[a-zà-ÿ]{0,2}" if ch in "*#" else re.escape(ch) for ch in tok)
+        try:
+            pat = re.compile(rx)
+        except re.error:  # pragma: no cover - the pattern is built from escaped letters only
+            return tok
+        for w in self.words:
+            if pat.fullmatch(w):
+                return w
+        return tok
+
+
+_DEFAULT_UNMASKER = _Unmasker(DEFAULT_MASK_WORDS)
+
+
+def make_unmasker(words: Iterable[str]) -> _Unmasker:
+    return _Unmasker(set(words) | DEFAULT_MASK_WORDS)
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    letters = re.sub(r"[ .\-_]", "", m.group(0))
+    # "I w a n t" -> "i want": a leading pronoun/article stays a word of its own.
+    if len(letters) >= 4 and letters[0] in "iay":
+        return letters[0] + " " + letters[1:]
+    return letters
+
+
+def cap_raw(text: str) -> str:
+    """Bound the work on huge inputs but keep both ends: a goodbye often comes last."""
+    if len(text) <= RAW_HEAD + RAW_TAIL:
+        return text
+    return text[:RAW_HEAD] + "\n" + text[-RAW_TAIL:]
+
+
+def canonical(text: object, unmasker: _Unmasker | None = None) -> str:
+    """The canonical matching form (before letter-run squeezing). Never raises on odd input."""
+    if not isinstance(text, str):
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8", "replace")
+        else:
+            text = "" if text is None else str(text)
+    s = cap_raw(text)
+    s = unicodedata.normalize("NFKC", s)
+    s = _EMOJI_RE.sub(lambda m: " " + EMOJI_TOKENS[m.group(0)] + " ", s)
+    s = _INVISIBLE.sub("", s)
+    s = s.casefold()
+    if not s.isascii():
+        # Accents dropped: people type "suicidio"/"nao"/"mude" without them, and lexicons are written so.
+        s = unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", s)))
+    s = s.translate(_APOSTROPHES).translate(_QUOTES)
+    s = s.replace("'", "")
+    s = _NEWLINES.sub(" . ", s)
+    s = _SPACES.sub(" ", s)
+    if "*" in s or "#" in s:
+        s = _MASK_TOKEN.sub(unmasker or _DEFAULT_UNMASKER, s)
+    s = _strip_trailing_bang(s)
+    if _LEET_HINT.search(s):
+        s = _LEET_TOKEN.sub(_deleet_token, s)
+    s = _SPACED.sub(_join_spaced, s)
+    return s.strip()
+
+
+def variants(text: object, unmasker: _Unmasker | None = None) -> tuple[str, ...]:
+    """One or two canonical forms to match against (see module docstring)."""
+    base = canonical(text, unmasker)
+    if not _RUN3.search(base):
+        return (base,)
+    return (_RUN3.sub(r"\1\1", base), _RUN3.sub(r"\1", base))
+
+
+def normalize(text: object) -> str:
+    """The primary canonical form: what the lexicons are written against."""
+    return variants(text)[0]

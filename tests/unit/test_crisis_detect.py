@@ -1,0 +1,203 @@
+"""The deterministic crisis tier: every category the detector must handle, plus the multilingual test set.
+
+The phrases here are written by the project (not taken from any evaluation set). Each test names the clinical
+or linguistic rule it protects, so a failing test says what broke.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from bot.crisis.detect import assess, warm_up
+from bot.crisis.levels import RiskLevel
+
+N, L, M, H, I = RiskLevel.NONE, RiskLevel.LOW, RiskLevel.MODERATE, RiskLevel.HIGH, RiskLevel.IMMINENT
+CASES = Path(__file__).resolve().parent.parent / "fixtures" / "crisis_cases.jsonl"
+
+
+def _level(text: str, lang: str | None = None) -> RiskLevel:
+    return assess(text, lang).level
+
+
+def test_lexicons_compile() -> None:
+    assert warm_up() > 500
+
+
+@pytest.mark.parametrize(("text", "lo", "hi", "signal"), [
+    ("I wish I wasn't here", L, M, "wish_dead"),
+    ("I want to kill myself", M, M, "ideation"),
+    ("I'm thinking about suicide", M, M, "ideation"),
+    ("I don't want to live anymore", M, H, "ideation"),
+    ("I'm not sure I want to live", M, H, "ideation"),
+    ("everyone would be better off without me", M, H, "ideation"),
+    ("how many pills would it take to die", H, H, "method"),
+    ("what's the most painless way to die", H, H, "method"),
+    ("I want to die, I keep looking at the rope in the garage", H, I, "method"),
+    ("I have a plan to kill myself on Friday", H, I, "plan"),
+    ("I'm going to kill myself", H, I, "intent"),
+    ("I've been cutting again", H, I, "self_harm"),
+    ("my dad hits me", H, I, "abuse"),
+    ("I'm scared he'll kill me", H, I, "abuse"),
+    ("I want to hurt him", H, I, "violence_to_others"),
+    ("I have the pills in my hand", I, I, "means_access"),
+    ("I'm going to kill myself tonight", I, I, "timeframe"),
+    ("I already took them", I, I, "attempt_in_progress"),
+    ("goodbye everyone this is my last message", I, I, "attempt_in_progress"),
+])
+def test_columbia_levels_and_signals(text: str, lo: RiskLevel, hi: RiskLevel, signal: str) -> None:
+    a = assess(text)
+    assert lo <= a.level <= hi, (text, a)
+    assert signal in a.signals
+
+
+@pytest.mark.parametrize("text", [
+    "I'm not suicidal", "I would never hurt myself", "I don't want to die", "I'm not going to kill myself",
+])
+def test_denials_are_none_with_negated(text: str) -> None:
+    a = assess(text)
+    assert a.level == N and "negated" in a.signals
+
+
+@pytest.mark.parametrize("text", [
+    "I don't want to live anymore", "I'm not sure I want to live", "I don't want to be alive",
+])
+def test_negative_wording_that_is_still_ideation(text: str) -> None:
+    assert _level(text) >= M
+
+
+@pytest.mark.parametrize("text", [
+    "this exam is killing me", "I'd kill for a coffee", "dead tired", "I died laughing", "my feet are killing me",
+    "you'll kill it on stage", "drop dead gorgeous", "I'm dying to see that film", "bored to death in class",
+])
+def test_idioms_are_figurative(text: str) -> None:
+    a = assess(text)
+    assert a.level == N, a
+    assert "figurative" in a.signals
+
+
+@pytest.mark.parametrize("text", [
+    "kill the python process", "how do I kill a child process", "the character kills herself in chapter 3",
+    "in the game I died", "how do I kill weeds in my garden", "git keeps hanging on push",
+])
+def test_technical_and_fiction_are_none(text: str) -> None:
+    assert _level(text) == N
+
+
+@pytest.mark.parametrize("text", [
+    "what are the warning signs of suicide", "suicide rates in Europe",
+    "I'm writing a school essay about suicide prevention", "why do people self-harm?",
+])
+def test_talking_about_suicide_is_never_escalated(text: str) -> None:
+    assert _level(text) <= L
+
+
+def test_worried_friend_is_third_party_and_low() -> None:
+    for text in ("my friend says she wants to die", "my friend is on the bridge right now",
+                 "my brother told me he wants to kill himself"):
+        a = assess(text)
+        assert a.level <= L and "third_party_concern" in a.signals, (text, a)
+
+
+def test_past_versus_recent_self_harm() -> None:
+    past = assess("I used to self-harm, two years clean")
+    assert past.level == L and "past" in past.signals
+    assert _level("I relapsed and cut last night") >= H
+
+
+def test_a_past_attempt_stays_moderate() -> None:
+    # Columbia screener: lifetime suicidal behaviour is triaged as moderate, not low.
+    assert _level("I tried to kill myself when I was sixteen") == M
+
+
+@pytest.mark.parametrize(("text", "lo"), [
+    ("I want to sleep and never wake up", L), ("I won't be a burden much longer", M),
+    ("I've written letters to my family", M), ("I'm giving away all my things, I won't need them", H),
+    ("what's the point of living", L),
+])
+def test_indirect_ideation(text: str, lo: RiskLevel) -> None:
+    assert _level(text) >= lo
+
+
+@pytest.mark.parametrize("text", [
+    "how many pills would it take", "how high does a bridge need to be", "lethal dose of paracetamol",
+    "what's the easiest way to kill myself", "which over the counter meds would kill me",
+])
+def test_method_seeking_is_high(text: str) -> None:
+    a = assess(text)
+    assert a.level >= H and "method" in a.signals
+
+
+@pytest.mark.parametrize("text", [
+    "unalive myself", "I want to unalive", "kms", "thinking about sewer slide", "k!ll mys3lf", "i want to d i e",
+    "I wanna dieeee", "i want to k\u200bill myself", "I w a n t to die", "i want to 🪦", "s*icide is all I think about",
+])
+def test_algospeak_and_obfuscation(text: str) -> None:
+    assert _level(text) >= M, text
+
+
+def test_kys_aimed_at_others_is_not_self_risk() -> None:
+    assert _level("lol kys") == N
+    assert _level("honestly I should just kys") >= M
+
+
+def test_emoji_only_count_with_first_person_context() -> None:
+    assert _level("🔪💊") == N
+    assert _level("I want to die 💊💊") >= H
+
+
+@pytest.mark.parametrize("text", ["I'm on the roof", "I'm standing on the bridge", "I wrote the note, goodbye forever"])
+def test_imminent_locations_and_farewells(text: str) -> None:
+    assert _level(text) >= H
+
+
+def test_crisis_phrase_at_the_end_of_a_long_message_is_found() -> None:
+    text = "I had an ordinary day at work and then went home. " * 3000 + "I'm going to kill myself tonight."
+    assert len(text) > 100_000
+    assert _level(text) == I
+
+
+def test_language_is_reported() -> None:
+    assert assess("quiero morir, no aguanto más").lang == "es"
+    assert assess("ik wil dood", "nl-NL").lang == "nl"
+    assert assess("hi", "de").lang == "de"
+
+
+def _load_cases() -> list[dict[str, str]]:
+    return [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_fixture_covers_every_category_in_every_language() -> None:
+    cases = _load_cases()
+    assert len(cases) >= 300
+    by_lang: dict[str, set[str]] = defaultdict(set)
+    for c in cases:
+        by_lang[c["lang"]].add(c["category"])
+    assert set(by_lang) == {"en", "es", "de", "fr", "pt", "it", "nl"}
+    assert all(cats == by_lang["en"] for cats in by_lang.values())
+
+
+def test_fixture_cases_within_expected_levels() -> None:
+    wrong = []
+    for c in _load_cases():
+        a = assess(c["text"], c["lang"])
+        if not RiskLevel.parse(c["min"]) <= a.level <= RiskLevel.parse(c["max"]):
+            wrong.append((c["lang"], c["category"], c["min"], c["max"], a.level.label))
+    assert not wrong, wrong
+
+
+def test_per_language_recall_within_five_points_of_english() -> None:
+    hit: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    for c in _load_cases():
+        lo = RiskLevel.parse(c["min"])
+        if lo < M:
+            continue
+        total[c["lang"]] += 1
+        hit[c["lang"]] += assess(c["text"], c["lang"]).level >= lo
+    recall = {lang: hit[lang] / total[lang] for lang in total}
+    for lang, r in recall.items():
+        assert r >= recall["en"] - 0.05, recall
