@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
 from bot.core import Core
+from bot.crisis.detect import warm_up
+from bot.delivery import Outbox
+from bot.jobs import JobRunner
 from bot.i18n import Catalog
 from bot.llm.base import Responder
 from bot.llm.offline import OfflineResponder
@@ -21,8 +27,16 @@ from bot.store.sqlite import SqliteStore
 log = logging.getLogger("haven.app")
 
 
-def build_responder(settings: Settings, catalog: Catalog) -> Responder:
-    return OfflineResponder(catalog)
+def build_responder(settings: Settings, catalog: Catalog, directory: ResourceDirectory | None = None) -> Responder:
+    """The offline responder, or Claude wrapped so that any failure falls back to it (never silence)."""
+    offline = OfflineResponder(catalog)
+    if settings.llm.provider != "anthropic" or settings.llm.api_key is None:
+        return offline
+    from bot.llm.anthropic import AnthropicResponder, ResilientResponder
+
+    claude = AnthropicResponder(settings.llm, catalog=catalog, directory=directory or load_directory(settings),
+                                bot_name=settings.bot.name, default_country=settings.bot.default_country)
+    return ResilientResponder(claude, offline)
 
 
 def load_directory(settings: Settings) -> ResourceDirectory:
@@ -35,6 +49,8 @@ class HavenApp:
     data_dir: Path
     store: SqliteStore
     core: Core
+    outbox: Outbox
+    jobs: JobRunner
 
     @classmethod
     async def create(cls, settings: Settings, data_dir: Path) -> "HavenApp":
@@ -44,11 +60,26 @@ class HavenApp:
             log.warning("event=encryption_disabled hint=set_privacy.encryption_key")
         store = open_store(settings.storage.url, data_dir, cipher)
         await store.open()
+        warm_up()   # compile the crisis lexicons now, not when the first person in crisis writes
         catalog = Catalog()
+        outbox = Outbox()
         core = Core(settings=settings, store=store, catalog=catalog, directory=load_directory(settings),
                     responder=build_responder(settings, catalog),
-                    pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)))
-        return cls(settings=settings, data_dir=data_dir, store=store, core=core)
+                    pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)), outbox=outbox)
+        runner = JobRunner(store)
+        core.attach_jobs(runner)
+        return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner)
+
+    @asynccontextmanager
+    async def running_jobs(self) -> AsyncIterator[None]:
+        """Run durable jobs in the background while the adapters serve; stop them before the store closes."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.jobs.run_forever(stop), name="haven-jobs")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def close(self) -> None:
         await self.store.close()
@@ -58,8 +89,11 @@ async def run_chat(settings: Settings, data_dir: Path) -> int:
     from adapters.console import ConsoleAdapter
 
     app = await HavenApp.create(settings, data_dir)
+    console = ConsoleAdapter(app.core, data_dir)
+    app.outbox.register(console)
     try:
-        return await ConsoleAdapter(app.core, data_dir).run()
+        async with app.running_jobs():
+            return await console.run()
     finally:
         await app.close()
 
@@ -75,7 +109,9 @@ async def run_adapters(settings: Settings, data_dir: Path, names: list[str]) -> 
         log.error("event=adapter_unavailable adapter=%s", ",".join(unknown))
         return 2
     app = await HavenApp.create(settings, data_dir)
-    adapters = [AVAILABLE_ADAPTERS[name](app) for name in enabled]
+    adapters = [adapter_class(name)(app) for name in enabled]
+    for adapter in adapters:
+        app.outbox.register(adapter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,8 +120,9 @@ async def run_adapters(settings: Settings, data_dir: Path, names: list[str]) -> 
         for name, adapter in zip(enabled, adapters):
             await adapter.start()
             log.info("event=ready adapter=%s", name)
-        await stop.wait()
-        log.info("event=stopping")
+        async with app.running_jobs():
+            await stop.wait()
+            log.info("event=stopping")
     finally:
         for adapter in reversed(adapters):
             await adapter.stop()
@@ -93,4 +130,15 @@ async def run_adapters(settings: Settings, data_dir: Path, names: list[str]) -> 
     return 0
 
 
-AVAILABLE_ADAPTERS: dict[str, object] = {}
+#: Adapter classes by name, imported only when used so the core never imports a platform library.
+#: Each takes the running HavenApp and exposes `name`, `capabilities`, `start()`, `stop()`, `deliver()`.
+AVAILABLE_ADAPTERS: dict[str, str] = {
+    "telegram": "adapters.telegram:TelegramAdapter",
+    "discord": "adapters.discord_bot:DiscordAdapter",
+    "slack": "adapters.slack:SlackAdapter",
+}
+
+
+def adapter_class(name: str) -> type:
+    module_name, _, class_name = AVAILABLE_ADAPTERS[name].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)

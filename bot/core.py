@@ -17,7 +17,12 @@ from bot.conversation import KeyedLocks
 from bot.crisis import risk
 from bot.crisis.detect import assess
 from bot.crisis.levels import Assessment, RiskLevel
+from bot.crisis.escalate import Escalator
+from bot.crisis.flow import FOLLOWUP_JOB, SILENCE_JOB, CrisisFlow
 from bot.crisis.respond import CrisisResponder
+from bot.delivery import Outbox
+from bot.flows.safety_plan import SafetyPlanFlow
+from bot.jobs import JobRunner
 from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
 from bot.flows.commands import CommandFlows
 from bot.i18n import Catalog
@@ -38,7 +43,7 @@ HISTORY_WINDOW = 12
 class Core:
     def __init__(self, *, settings: Settings, store: Store, catalog: Catalog, directory: ResourceDirectory,
                  responder: Responder, pseudonymizer: Pseudonymizer, detector: Detector = assess,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, outbox: Outbox | None = None) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -48,6 +53,11 @@ class Core:
         self.detect = detector
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.crisis = CrisisResponder(catalog, directory)
+        self.outbox = outbox or Outbox()
+        self.escalator = Escalator(settings=settings, store=store, catalog=catalog, ids=pseudonymizer,
+                                   outbox=self.outbox, clock=self.clock)
+        self.crisis_flow = CrisisFlow(self)
+        self.safety_plan = SafetyPlanFlow(self)
         self.commands = CommandFlows(self)
         self._ordering = KeyedLocks()
         self._limiter = RateLimiter(settings.limits.messages_per_minute)
@@ -62,8 +72,16 @@ class Core:
                 return [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
                                              crisis_line=self._crisis_line_text(None, None)))]
 
+    def attach_jobs(self, runner: JobRunner) -> None:
+        """Register the durable jobs the core schedules (escalations, silence checks, follow-ups)."""
+        self.escalator.attach(runner)
+        runner.register(SILENCE_JOB, self.crisis_flow.run_silence_check)
+        runner.register(FOLLOWUP_JOB, self.crisis_flow.run_followup)
+
     async def _handle(self, event: IncomingEvent) -> list[Outgoing]:
         now = self.clock()
+        if self.escalator.is_staff_conversation(event.conversation):
+            return await self.commands.staff_event(event, now)
         turn = await self._load_turn(event, now)
         if turn is None:
             log.info("event=duplicate platform=%s", event.conversation.platform)
@@ -84,8 +102,7 @@ class Core:
         conv_key = self.ids.conversation_key(event.conversation.key)
         turn = Turn(event=event, now=now, user_key=user_key, conv_key=conv_key,
                     lang=self.settings.bot.default_language, country=None, user=None, state=None)
-        dedupe = (event.conversation.platform, event.message_id) if isinstance(event, IncomingMessage) and \
-            event.message_id else None
+        dedupe = _dedupe_key(event, conv_key)
         try:
             claim, user, record = await self.store.begin_turn(event=dedupe, user_key=user_key,
                                                               platform=sender.platform, conv_key=conv_key, now=now)
@@ -123,8 +140,11 @@ class Core:
             turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
         if turn.first_contact:
             await self.commands.disclose(turn)
+        flow = turn.flow().get("pending")
         if self._needs_crisis_reply(turn, assessment):
-            await self._crisis(turn)
+            await self.crisis_flow.reply(turn)
+            log.info("event=crisis_reply level=%s signals=%s", turn.assessment.level.label,
+                     ",".join(turn.assessment.signals))
         elif assessment.about_someone_else and assessment.level >= RiskLevel.LOW:
             turn.outgoing.append(self.crisis.third_party_reply(turn.country, turn.lang))
         elif not allowed:
@@ -133,16 +153,36 @@ class Core:
             turn.outgoing.append(Reply(self.catalog.t("binary_message", turn.lang)))
         elif not clean.text:
             turn.outgoing.append(Reply(self.catalog.t("empty_message", turn.lang)))
-        elif not await self.commands.dispatch(turn, clean.text):
+        elif await self.commands.dispatch(turn, clean.text):
+            pass
+        elif flow == "safetyplan":
+            await self.safety_plan.answer(turn, clean.text)
+        elif self.crisis_flow.active(turn) and await self.crisis_flow.on_message(turn, clean.text):
+            pass
+        else:
             await self._respond(turn, clean.text)
+            if self.crisis_flow.active(turn):
+                self.crisis_flow.keep_help_close(turn)
         turn.text = clean.text
 
+    def current_risk(self, turn: Turn) -> Assessment:
+        """The conversation's rolling risk, for actions taken outside a message (a button press)."""
+        raw = (turn.personal() or {}).get("risk")
+        if raw:
+            _, effective = risk.update(risk.load(raw), Assessment(RiskLevel.NONE, (), turn.lang), turn.now)
+            return Assessment(effective.level, tuple(effective.signals) + ("requested_human",), turn.lang)
+        return Assessment(RiskLevel.NONE, ("requested_human",), turn.lang)
+
     def _roll_risk(self, turn: Turn, assessment: Assessment) -> Assessment:
-        if turn.state is None:
+        personal = turn.personal()
+        if personal is None:
             return assessment
-        previous = risk.RiskState.from_dict(turn.state.get("risk")) if turn.state.get("risk") else None
-        new_state, effective = risk.update(previous, assessment, turn.now)
-        turn.state["risk"] = new_state.to_dict()
+        new_state, effective = risk.update(risk.load(personal.get("risk")), assessment, turn.now)
+        personal["risk"] = new_state.to_dict()
+        crisis = personal.get("crisis")
+        if crisis and crisis.get("active") and not effective.escalate:
+            crisis["active"] = False   # the rolling level has decayed below moderate: the crisis state ends
+            crisis["replied_level"] = 0
         return effective
 
     def _needs_crisis_reply(self, turn: Turn, message: Assessment) -> bool:
@@ -157,18 +197,8 @@ class Core:
             return False
         if message.escalate:
             return True
-        replied = (turn.state or {}).get("crisis", {}).get("replied_level", 0)
+        replied = (turn.personal() or {}).get("crisis", {}).get("replied_level", 0)
         return int(effective.level) > int(replied)
-
-    async def _crisis(self, turn: Turn) -> None:
-        assert turn.assessment is not None
-        if turn.state is not None:
-            crisis = turn.state.setdefault("crisis", {})
-            crisis["replied_level"] = max(int(turn.assessment.level), int(crisis.get("replied_level", 0)))
-            crisis["active"] = True
-        turn.outgoing.append(self.crisis.reply(turn.assessment, turn.country, turn.lang))
-        log.info("event=crisis_reply level=%s signals=%s", turn.assessment.level.label,
-                 ",".join(turn.assessment.signals))
 
     async def _respond(self, turn: Turn, text: str) -> None:
         memory = turn.state.setdefault("responder", {}) if turn.state is not None else {}
@@ -190,22 +220,19 @@ class Core:
         text = turn.text if keep and turn.consented else ""
         if text:
             messages = [("in", text)] + [("out", item.text) for item in turn.outgoing if isinstance(item, Reply)]
-        done = (event.conversation.platform, event.message_id) if isinstance(event, IncomingMessage) and \
-            event.message_id else None
+        done = _dedupe_key(event, turn.conv_key)
         await self.store.complete_turn(conv_key=turn.conv_key, user_key=turn.user_key,
                                        state=turn.state if keep else None, messages=messages, event=done,
                                        now=turn.now)
 
-    async def crisis_button(self, turn: Turn, action: str) -> None:
-        """The crisis reply's buttons. The fuller safety conversation lives in the crisis flow."""
-        key = {"crisis:safe": "crisis.after_safe", "crisis:person": "crisis.after_person",
-               "crisis:plan": "crisis.after_plan", "crisis:grounding": "crisis.after_grounding"}.get(action)
-        if key is None:
-            return
-        lines = self.crisis.helplines(turn.country, turn.lang).lines
-        listing = "\n".join(f"• {line.format_line()}" for line in lines)
-        turn.outgoing.append(Reply(f"{self.catalog.t(key, turn.lang)}\n{listing}".strip()))
-
     def _crisis_line_text(self, country: str | None, lang: str | None) -> str:
         lines = self.crisis.helplines(country or self.settings.bot.default_country, lang).lines
         return lines[0].format_line() if lines else "your local emergency number"
+
+
+def _dedupe_key(event: IncomingEvent, conv_key: str) -> tuple[str, str] | None:
+    """Platforms number messages per chat (Telegram message_id) or globally (update ids); scoping the id by the
+    pseudonymous conversation key makes both unique without storing a chat id in clear."""
+    if isinstance(event, IncomingMessage) and event.message_id:
+        return event.conversation.platform, f"{conv_key}:{event.message_id}"
+    return None

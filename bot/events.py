@@ -107,6 +107,8 @@ class Notify:
     target: ConversationRef
     text: str
     buttons: tuple[Button, ...] = ()
+    #: A group to alert with the notice (a Discord role id); the adapter renders it its own way.
+    mention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,15 @@ class Turn:
         """The store could not be reached: answer from memory and deterministic code only."""
         return self.state is None
 
+    def personal(self) -> dict[str, Any] | None:
+        """Where this person's risk and crisis state live: the conversation in a DM, a per-member slot in a
+        group, so one member's crisis never follows another member who writes "hello" next."""
+        if self.state is None:
+            return None
+        if self.event.conversation.is_direct:
+            return self.state
+        return self.state.setdefault("members", {}).setdefault(self.user_key, {})
+
     def flow(self) -> dict[str, Any]:
         if self.state is None:
             return {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.crisis.levels import Assessment
+from bot.crisis.levels import Assessment, RiskLevel
 from bot.events import Button, Reply
 from bot.i18n import Catalog
 from bot.resources import Resource, ResourceDirectory
@@ -51,6 +51,9 @@ class CrisisResponder:
         t = self._catalog.t
         help_ = self.helplines(country, lang)
         parts = [t("crisis.opening", lang), t("crisis.safety_question", lang)]
+        if assessment.level >= RiskLevel.IMMINENT and help_.emergency:
+            # Danger may be immediate: the emergency number comes first, before anything else to read.
+            parts.insert(0, t("crisis.imminent_first", lang, emergency=help_.emergency))
         listing = "\n".join(f"• {line.format_line()}" for line in help_.lines)
         if help_.country_known:
             parts.append(f"{t('crisis.helplines_intro', lang)}\n{listing}")

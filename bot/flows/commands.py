@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.events import Button, ButtonPressed, Reply
+from datetime import datetime
+
+from bot.events import Button, ButtonPressed, IncomingEvent, IncomingMessage, Outgoing, Reply
 from bot.turn import Turn
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class CommandFlows:
         name = name.split("@", 1)[0].lower()   # Telegram appends @botname in groups
         handler = {
             "start": self._start, "help": self._help, "about": self._about,
-            "resources": self._resources, "forget": self._forget,
+            "resources": self._resources, "forget": self._forget, "safetyplan": self._safetyplan,
         }.get(name)
         if handler is None:
             turn.outgoing.append(Reply(self.t("unknown_command", turn.lang, command="/" + name[:32])))
@@ -92,11 +94,39 @@ class CommandFlows:
         listing = "\n".join(f"• {entry.format_line()}" for entry in found)
         turn.outgoing.append(Reply(f"{header}\n{listing}"))
 
+    async def _safetyplan(self, turn: Turn, argument: str) -> None:
+        await self.core.safety_plan.start(turn)
+
     async def _forget(self, turn: Turn, argument: str) -> None:
         turn.flow()["pending"] = "forget"
         turn.outgoing.append(Reply(self.t("forget_confirm", turn.lang), buttons=(
             Button(self.t("forget_yes", turn.lang), "forget:yes"),
             Button(self.t("forget_no", turn.lang), "forget:no"))))
+
+    # --- staff destinations --------------------------------------------------------------------------------
+
+    async def staff_event(self, event: IncomingEvent, now: datetime) -> list[Outgoing]:
+        """Events from a configured staff chat: Claim/Resolve buttons and /claim, /resolve, /reply commands.
+        Staff chats never enter the person pipeline (no disclosure, no profile, nothing stored about staff)."""
+        escalator = self.core.escalator
+        sender = event.sender
+        if isinstance(event, ButtonPressed) and event.action_id in ("case:claim", "case:resolve"):
+            return list(await escalator.staff_action(conversation=event.conversation, staff_id=sender.user_id,
+                                                     staff_name=sender.display_name,
+                                                     action=event.action_id.split(":", 1)[1], case_id=event.value,
+                                                     now=now))
+        if isinstance(event, IncomingMessage) and event.text.startswith("/"):
+            name, _, rest = event.text[1:].partition(" ")
+            name = name.split("@", 1)[0].lower()
+            if name in ("claim", "resolve"):
+                return list(await escalator.staff_action(conversation=event.conversation, staff_id=sender.user_id,
+                                                         staff_name=sender.display_name, action=name,
+                                                         case_id=rest.strip(), now=now))
+            if name == "reply":
+                case_id, _, text = rest.strip().partition(" ")
+                return list(await escalator.staff_relay(conversation=event.conversation, case_id=case_id,
+                                                        text=text, now=now))
+        return []
 
     # --- buttons ---------------------------------------------------------------------------------------------
 
@@ -120,7 +150,9 @@ class CommandFlows:
         elif action == "forget:no" or action == "forget:yes":
             turn.flow().pop("pending", None)
             turn.outgoing.append(Reply(self.t("forget_cancelled", turn.lang)))
-        elif action.startswith("crisis:"):
-            await self.core.crisis_button(turn, action)
+        elif action.startswith(("crisis:", "esc:", "followup:")):
+            await self.core.crisis_flow.on_button(turn, action)
+        elif action.startswith("plan:"):
+            await self.core.safety_plan.on_button(turn, action)
         else:
             log.info("event=unknown_button")

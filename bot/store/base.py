@@ -50,6 +50,25 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Case:
+    """A crisis escalation to human staff. Staff see `case_id`, never the person's platform identity."""
+
+    case_id: str
+    user_key: str
+    address: dict[str, Any]
+    platform: str
+    level: str
+    signals: tuple[str, ...]
+    status: str
+    destination_index: int
+    destination_notices: int
+    notices_sent: int
+    claimed_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     direction: str
     text: str
@@ -96,6 +115,12 @@ class Store(Protocol):
     async def audit_entries(self, user_key: str | None = None, kind: str | None = None) -> list[dict[str, Any]]: ...
     async def bump_counter(self, name: str, period: str, dims: str = "") -> None: ...
     async def counters(self, name: str | None = None) -> list[tuple[str, str, str, int]]: ...
+
+    async def open_case(self, *, case_id: str, user_key: str, address: dict[str, Any], platform: str, level: str,
+                        signals: tuple[str, ...], now: datetime, job_kind: str,
+                        job_payload: dict[str, Any]) -> tuple[Case, bool]: ...
+    async def get_case(self, case_id: str) -> Case | None: ...
+    async def update_case(self, case_id: str, now: datetime, **fields: Any) -> None: ...
 
     async def export_user(self, user_key: str) -> dict[str, Any]: ...
     async def erase_user(self, user_key: str) -> None: ...

@@ -74,4 +74,23 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (name, period, dims)
     );
     """,
+    # 2: crisis cases for human escalation. `address` (where to tell the person) is encrypted like message text.
+    """
+    CREATE TABLE cases (
+        case_id             TEXT PRIMARY KEY,
+        user_key            TEXT NOT NULL,
+        address             TEXT NOT NULL,
+        platform            TEXT NOT NULL,
+        level               TEXT NOT NULL,
+        signals             TEXT NOT NULL DEFAULT '[]',
+        status              TEXT NOT NULL CHECK (status IN ('open', 'claimed', 'resolved')),
+        destination_index   INTEGER NOT NULL DEFAULT 0,
+        destination_notices INTEGER NOT NULL DEFAULT 0,
+        notices_sent        INTEGER NOT NULL DEFAULT 0,
+        claimed_by          TEXT,
+        created_at          TEXT NOT NULL,
+        updated_at          TEXT NOT NULL
+    );
+    CREATE INDEX cases_user ON cases(user_key, status);
+    """,
 ]

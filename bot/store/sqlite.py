@@ -23,7 +23,7 @@ from typing import TypeVar
 import aiosqlite
 
 from bot.privacy import FieldCipher
-from bot.store.base import ConversationRecord, EventClaim, Job, StoredMessage, UserRecord
+from bot.store.base import Case, ConversationRecord, EventClaim, Job, StoredMessage, UserRecord
 from bot.store.migrations import SQLITE_MIGRATIONS
 
 _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("haven_sqlite_tx", default=False)
@@ -32,6 +32,9 @@ _UPSERT_CONVERSATION = ("INSERT INTO conversations (conv_key, user_key, state, u
                         " ON CONFLICT (conv_key) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at")
 _SELECT_USER = ("SELECT user_key, platform, created_at, profile, consent_version, consent_at, disclosed_at,"
                 " last_seen_at FROM users WHERE user_key=?")
+_CASE_COLUMNS = ("case_id, user_key, address, platform, level, signals, status, destination_index,"
+                 " destination_notices, notices_sent, claimed_by, created_at, updated_at")
+_LEVELS = ["none", "low", "moderate", "high", "imminent"]
 T = TypeVar("T")
 
 
@@ -413,6 +416,58 @@ class SqliteStore:
             rows = await cursor.fetchall()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    # --- crisis cases ----------------------------------------------------------------------------------------
+
+    async def open_case(self, *, case_id: str, user_key: str, address: dict[str, Any], platform: str, level: str,
+                        signals: tuple[str, ...], now: datetime, job_kind: str,
+                        job_payload: dict[str, Any]) -> tuple[Case, bool]:
+        """One open case per person: a new crisis while one is open raises its level instead of opening a second.
+        The case and its first notification job commit together, so a crash cannot leave a case nobody is told
+        about."""
+        sealed = self._cipher.encrypt(json.dumps(address), "address")
+        stamp = _ts(now)
+
+        def write(connection: sqlite3.Connection) -> tuple[Any, bool]:
+            existing = connection.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE user_key=? AND status != 'resolved'"
+                                          " ORDER BY created_at DESC LIMIT 1", (user_key,)).fetchone()
+            if existing is not None:
+                if _LEVELS.index(level) > _LEVELS.index(existing[4]):
+                    connection.execute("UPDATE cases SET level=?, signals=?, updated_at=? WHERE case_id=?",
+                                       (level, json.dumps(list(signals)), stamp, existing[0]))
+                return connection.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id=?",
+                                          (existing[0],)).fetchone(), False
+            connection.execute(
+                "INSERT INTO cases (case_id, user_key, address, platform, level, signals, status, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                (case_id, user_key, sealed, platform, level, json.dumps(list(signals)), stamp, stamp))
+            connection.execute(
+                "INSERT INTO jobs (kind, payload, run_at, status, max_attempts, dedupe_key, user_key, created_at,"
+                " updated_at) VALUES (?, ?, ?, 'pending', 20, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+                (job_kind, json.dumps(job_payload), stamp, f"notify:{case_id}:0", user_key, stamp, stamp))
+            return connection.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id=?", (case_id,)).fetchone(), True
+
+        row, created = await self._batched(write)
+        return self._case(row), created
+
+    async def get_case(self, case_id: str) -> Case | None:
+        rows = await self.db.execute_fetchall(f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id=?", (case_id,))
+        row = next(iter(rows), None)
+        return self._case(row) if row else None
+
+    async def update_case(self, case_id: str, now: datetime, **fields: Any) -> None:
+        allowed = {"status", "destination_index", "destination_notices", "notices_sent", "claimed_by", "level"}
+        if set(fields) - allowed:
+            raise ValueError(f"unknown case fields: {sorted(set(fields) - allowed)}")
+        assignments = ", ".join(f"{name}=?" for name in fields)
+        await self._write(f"UPDATE cases SET {assignments}, updated_at=? WHERE case_id=?",
+                          (*fields.values(), _ts(now), case_id))
+
+    def _case(self, row: Any) -> Case:
+        return Case(case_id=row[0], user_key=row[1], address=json.loads(self._cipher.decrypt(row[2], "address")),
+                    platform=row[3], level=row[4], signals=tuple(json.loads(row[5])), status=row[6],
+                    destination_index=row[7], destination_notices=row[8], notices_sent=row[9], claimed_by=row[10],
+                    created_at=datetime.fromisoformat(row[11]), updated_at=datetime.fromisoformat(row[12]))
+
     # --- data rights -----------------------------------------------------------------------------------------
 
     async def export_user(self, user_key: str) -> dict[str, Any]:
@@ -440,7 +495,7 @@ class SqliteStore:
     async def erase_user(self, user_key: str) -> None:
         """Everything about the person, in one transaction. Non-identifying counters stay."""
         async with self.transaction():
-            for statement in ("DELETE FROM messages WHERE user_key=?",
+            for statement in ("DELETE FROM messages WHERE user_key=?", "DELETE FROM cases WHERE user_key=?",
                               "DELETE FROM conversations WHERE user_key=?",
                               "DELETE FROM jobs WHERE user_key=?",
                               "DELETE FROM audit_log WHERE user_key=?",
