@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.core import Core
 from bot.crisis.detect import warm_up
+from bot.crisis.second_opinion import from_responder
 from bot.delivery import Outbox
 from bot.jobs import JobRunner
 from bot.i18n import Catalog
@@ -63,9 +64,12 @@ class HavenApp:
         warm_up()   # compile the crisis lexicons now, not when the first person in crisis writes
         catalog = Catalog()
         outbox = Outbox()
-        core = Core(settings=settings, store=store, catalog=catalog, directory=load_directory(settings),
-                    responder=build_responder(settings, catalog),
-                    pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)), outbox=outbox)
+        directory = load_directory(settings)
+        responder = build_responder(settings, catalog, directory)
+        core = Core(settings=settings, store=store, catalog=catalog, directory=directory, responder=responder,
+                    pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)), outbox=outbox,
+                    second_opinion=from_responder(responder, model=settings.llm.second_opinion_model,
+                                                  timeout_s=settings.llm.second_opinion_timeout_s))
         runner = JobRunner(store)
         core.attach_jobs(runner)
         return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner)
@@ -82,6 +86,9 @@ class HavenApp:
             await task
 
     async def close(self) -> None:
+        close_responder = getattr(self.core.responder, "aclose", None)
+        if close_responder is not None:
+            await close_responder()
         await self.store.close()
 
 

@@ -93,10 +93,18 @@ class LimitSettings(_Section):
 class LlmSettings(_Section):
     provider: Literal["offline", "anthropic"] = "offline"
     api_key: SecretStr | None = None
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-4-6"
     base_url: str | None = None
     timeout_s: float = Field(default=20.0, gt=0, le=300)
     max_tokens: int = Field(default=600, ge=16, le=8192)
+    #: SDK retries of 429/529/5xx/network errors inside the `timeout_s` deadline.
+    max_retries: int = Field(default=2, ge=0, le=5)
+    #: Budget for conversation history sent with each request (~4 characters per token); older turns are summarised.
+    history_tokens: int = Field(default=1500, ge=0, le=100_000)
+    #: Whole deadline for the crisis second opinion; past it the deterministic assessment stands alone.
+    second_opinion_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    #: Model for the crisis second opinion: a fast one, since it runs before the reply under that deadline.
+    second_opinion_model: str = "claude-haiku-4-5"
 
 
 class TelegramWebhookSettings(_Section):
@@ -114,6 +122,8 @@ class TelegramSettings(_Section):
     mode: Literal["polling", "webhook"] = "polling"
     webhook: TelegramWebhookSettings = TelegramWebhookSettings()
     staff_chat_id: int | None = None
+    #: Updates of different chats handled at once (PTB `concurrent_updates`); the HTTP pool is sized to match.
+    concurrency: int = Field(default=16, ge=1, le=256)
 
 
 class DiscordGuildSettings(_Section):
@@ -132,6 +142,12 @@ class DiscordSettings(_Section):
     api_base: str | None = None
     gateway_url: str | None = None
     guilds: list[DiscordGuildSettings] = []
+    #: Seconds discord.py waits after the last GUILD_CREATE before it reports ready.
+    guild_ready_timeout: float = Field(default=1.0, ge=0, le=60)
+    #: Register the slash commands (one bulk PUT) at start. Off when another process owns the command list.
+    sync_commands: bool = True
+    #: `/checkon` notes one member may send per 24 hours (each recipient gets at most one a day regardless).
+    checkon_per_sender_per_day: int = Field(default=3, ge=1, le=50)
 
 
 class SlackSettings(_Section):
@@ -142,7 +158,14 @@ class SlackSettings(_Section):
     signing_secret: SecretStr | None = None
     api_url: str | None = None
     listen: str = "127.0.0.1"
-    port: int = Field(default=3000, ge=1, le=65535)
+    #: HTTP mode only. 0 picks a free port (tests); the adapter exposes the bound one.
+    port: int = Field(default=3000, ge=0, le=65535)
+    #: HTTP mode only: the Request URL path configured in the Slack app (Event Subscriptions, Interactivity,
+    #: Slash Commands all post here).
+    path: str = Field(default="/slack/events", pattern=r"^/[A-Za-z0-9._~/-]*$")
+    #: Optional free text (a phone number, a web chat URL) offered with the workspace-export note in DMs, for
+    #: people who would rather not talk inside their employer's Slack.
+    private_channel_hint: str | None = Field(default=None, max_length=300)
 
 
 class EscalationDestination(_Section):

@@ -20,6 +20,7 @@ from bot.crisis.levels import Assessment, RiskLevel
 from bot.crisis.escalate import Escalator
 from bot.crisis.flow import FOLLOWUP_JOB, SILENCE_JOB, CrisisFlow
 from bot.crisis.respond import CrisisResponder
+from bot.crisis.second_opinion import SecondOpinion
 from bot.delivery import Outbox
 from bot.flows.safety_plan import SafetyPlanFlow
 from bot.jobs import JobRunner
@@ -43,7 +44,8 @@ HISTORY_WINDOW = 12
 class Core:
     def __init__(self, *, settings: Settings, store: Store, catalog: Catalog, directory: ResourceDirectory,
                  responder: Responder, pseudonymizer: Pseudonymizer, detector: Detector = assess,
-                 clock: Callable[[], datetime] | None = None, outbox: Outbox | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, outbox: Outbox | None = None,
+                 second_opinion: SecondOpinion | None = None) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -51,6 +53,8 @@ class Core:
         self.responder = responder
         self.ids = pseudonymizer
         self.detect = detector
+        #: Claude's structured second opinion on ambiguous messages: may raise a level, never lower it.
+        self.second_opinion = second_opinion
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.crisis = CrisisResponder(catalog, directory)
         self.outbox = outbox or Outbox()
@@ -135,6 +139,8 @@ class Core:
         allowed = self._limiter.allow(turn.user_key)
         # Crisis assessment first, on every message, whatever else happens next.
         assessment = self.detect(clean.text, turn.lang)
+        if self.second_opinion is not None:
+            assessment = await self.second_opinion.review(clean.text, turn.lang, assessment)
         turn.assessment = self._roll_risk(turn, assessment)
         if clean.truncated:
             turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
@@ -206,7 +212,7 @@ class Core:
         if turn.consented and not turn.degraded and getattr(self.responder, "uses_history", True):
             stored = await self.store.recent_messages(turn.conv_key, HISTORY_WINDOW)
             history = [("user" if m.direction == "in" else "assistant", m.text) for m in stored]
-        context = ResponderContext(lang=turn.lang, history=history,
+        context = ResponderContext(lang=turn.lang, country=turn.country, history=history,
                                    profile=turn.user.profile if turn.user else {}, memory=memory)
         proposed = await self.responder.reply(text, context)
         turn.outgoing.append(Reply(proposed.text, buttons=proposed.buttons))

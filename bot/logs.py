@@ -35,6 +35,6 @@ def configure(level: str = "INFO", stream=None) -> None:  # type: ignore[no-unty
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Client libraries log request URLs, which carry bot tokens (Telegram) or ids; keep them quiet.
-    for noisy in ("httpx", "httpcore", "telegram", "discord", "slack_bolt", "slack_sdk", "aiosqlite", "anthropic",
+    for noisy in ("httpx", "httpx2", "httpcore", "telegram", "discord", "slack_bolt", "slack_sdk", "aiosqlite", "anthropic",
                   "tornado", "aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,6 +11,8 @@ from bot.events import Button
 @dataclass(slots=True)
 class ResponderContext:
     lang: str
+    #: Whose helplines fill `{helpline}` placeholders: the person's country, not the deployment default.
+    country: str | None = None
     history: list[tuple[str, str]] = field(default_factory=list)   # (role, text), oldest first
     profile: dict[str, Any] = field(default_factory=dict)
     #: Responder-owned scratch space persisted with the conversation (e.g. what was already said).
