@@ -115,21 +115,23 @@ def classify(source: TextIO) -> None:
 @click.option("--lang", help="ISO 639-1 language code, e.g. en.")
 @click.option("--kind", help="crisis_line, text_line, chat, warmline, emergency, service, eap, directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.option("--stale", "stale_days", type=int, default=None, metavar="DAYS",
-              help="Instead, list entries verified more than DAYS days ago (exit 1 if any).")
+@click.option("--stale", is_flag=True, help="Instead, list entries due for re-verification (exit 1 if any).")
+@click.option("--max-age", "max_age", type=int, default=365, show_default=True, metavar="DAYS",
+              help="With --stale: entries verified longer ago than this are stale.")
 def resources(config_file: Path | None, country: str | None, topic: str | None, lang: str | None,
-              kind: str | None, as_json: bool, stale_days: int | None) -> None:
+              kind: str | None, as_json: bool, stale: bool, max_age: int) -> None:
     """Look up helplines and services from the reviewed directory."""
     from bot.app import load_directory
 
     directory = load_directory(_settings(config_file))
-    if stale_days is not None:
-        stale = directory.stale(max_age_days=stale_days, today=date.today())
-        for entry in stale:
+    if stale:
+        stale_entries = directory.stale(max_age_days=max_age, today=date.today())
+        for entry in stale_entries:
             click.echo(f"{entry.id}: verified {entry.verified_at.isoformat()} ({entry.source})")
-        sys.exit(1 if stale else 0)
+        click.echo(f"{len(stale_entries)} of {len(directory)} entries verified more than {max_age} days ago.")
+        sys.exit(1 if stale_entries else 0)
     if not country:
-        raise click.UsageError("--country is required (or use --stale DAYS)")
+        raise click.UsageError("--country is required (or use --stale)")
     found = directory.search(country=country.upper(), topic=topic, lang=lang, kind=kind)
     if as_json:
         click.echo(json.dumps([entry.to_dict() for entry in found], ensure_ascii=False, indent=2, default=str))

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("haven.flows")
 CONSENT_VERSION = "2026-11-1"
+#: Topic buttons under /resources, most asked-for first.
+TOPIC_ORDER = ("suicide", "mental_health", "youth", "domestic_violence", "sexual_assault", "lgbtq", "veterans",
+               "eating_disorders", "substance_use", "grief")
 
 
 class CommandFlows:
@@ -81,8 +84,9 @@ class CommandFlows:
             retention_days=self.core.settings.privacy.retention_days, emergency=self._emergency(turn))))
 
     async def _resources(self, turn: Turn, argument: str) -> None:
+        """Helplines for the person's country, with buttons to narrow by topic (`/resources youth` works too)."""
         directory = self.core.directory
-        topic = argument.lower() or None
+        topic = argument.lower().strip() or None
         found = directory.search(country=turn.country, topic=topic, lang=turn.lang, limit=6)
         if found and not all(r.is_international for r in found):
             header = self.t("resources_header", turn.lang, country=turn.country)
@@ -92,7 +96,11 @@ class CommandFlows:
             turn.outgoing.append(Reply(self.t("resources_none", turn.lang)))
             return
         listing = "\n".join(f"• {entry.format_line()}" for entry in found)
-        turn.outgoing.append(Reply(f"{header}\n{listing}"))
+        topics = sorted({t for entry in directory.search(country=turn.country) if not entry.is_international
+                         for t in entry.topics} - {"general", topic or ""})
+        buttons = tuple(Button(self.t(f"topics.{name}", turn.lang), "res:topic", name)
+                        for name in TOPIC_ORDER if name in topics)[:6]
+        turn.outgoing.append(Reply(f"{header}\n{listing}", buttons=buttons))
 
     async def _safetyplan(self, turn: Turn, argument: str) -> None:
         await self.core.safety_plan.start(turn)
@@ -152,6 +160,8 @@ class CommandFlows:
             turn.outgoing.append(Reply(self.t("forget_cancelled", turn.lang)))
         elif action.startswith(("crisis:", "esc:", "followup:")):
             await self.core.crisis_flow.on_button(turn, action)
+        elif action == "res:topic":
+            await self._resources(turn, event.value)
         elif action.startswith("plan:"):
             await self.core.safety_plan.on_button(turn, action)
         else:
