@@ -14,7 +14,6 @@ from pathlib import Path
 from bot.config import Settings
 from bot.core import Core
 from bot.crisis.detect import warm_up
-from bot.crisis.second_opinion import from_responder
 from bot.delivery import Outbox
 from bot.jobs import JobRunner
 from bot.i18n import Catalog
@@ -38,6 +37,16 @@ def build_responder(settings: Settings, catalog: Catalog, directory: ResourceDir
     claude = AnthropicResponder(settings.llm, catalog=catalog, directory=directory or load_directory(settings),
                                 bot_name=settings.bot.name, default_country=settings.bot.default_country)
     return ResilientResponder(claude, offline)
+
+
+def _second_opinion(settings: Settings, responder: Responder):  # type: ignore[no-untyped-def]
+    """Claude's second opinion on ambiguous messages, sharing the responder's client; None when offline."""
+    if settings.llm.provider != "anthropic":
+        return None
+    from bot.crisis.second_opinion import from_responder
+
+    return from_responder(responder, model=settings.llm.second_opinion_model,
+                          timeout_s=settings.llm.second_opinion_timeout_s)
 
 
 def load_directory(settings: Settings) -> ResourceDirectory:
@@ -68,8 +77,7 @@ class HavenApp:
         responder = build_responder(settings, catalog, directory)
         core = Core(settings=settings, store=store, catalog=catalog, directory=directory, responder=responder,
                     pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)), outbox=outbox,
-                    second_opinion=from_responder(responder, model=settings.llm.second_opinion_model,
-                                                  timeout_s=settings.llm.second_opinion_timeout_s))
+                    second_opinion=_second_opinion(settings, responder))
         runner = JobRunner(store)
         core.attach_jobs(runner)
         return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner)

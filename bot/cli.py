@@ -45,18 +45,18 @@ def main() -> None:
 @click.option("--log-level", default="WARNING", show_default=True, help="Logs go to stderr.")
 def chat(config_file: Path | None, data_dir: Path | None, log_level: str) -> None:
     """Talk to Haven in this terminal (offline responder and SQLite unless the config says otherwise)."""
-    from bot import logs
-    from bot.app import run_chat
+    try:
+        from bot import logs
+        from bot.app import run_chat
 
-    logs.configure(log_level)
-    settings = _settings(config_file)
-    try:
-        sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
-    except (AttributeError, ValueError):
-        pass
-    try:
+        logs.configure(log_level)
+        settings = _settings(config_file)
+        try:
+            sys.stdin.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
         status = asyncio.run(run_chat(settings, resolve_data_dir(data_dir)))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # Ctrl-C at any moment, even while starting, leaves calmly
         click.echo("\nTake care. You can come back any time.")
         status = 0
     sys.exit(status)

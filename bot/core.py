@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.conversation import KeyedLocks
@@ -20,7 +21,6 @@ from bot.crisis.levels import Assessment, RiskLevel
 from bot.crisis.escalate import Escalator
 from bot.crisis.flow import FOLLOWUP_JOB, SILENCE_JOB, CrisisFlow
 from bot.crisis.respond import CrisisResponder
-from bot.crisis.second_opinion import SecondOpinion
 from bot.delivery import Outbox
 from bot.flows.safety_plan import SafetyPlanFlow
 from bot.jobs import JobRunner
@@ -34,6 +34,9 @@ from bot.resources import ResourceDirectory
 from bot.store.base import EventClaim, Store
 from bot.text import clean_incoming
 from bot.turn import Turn
+
+if TYPE_CHECKING:
+    from bot.crisis.second_opinion import SecondOpinion   # imports the anthropic SDK: only when configured
 
 log = logging.getLogger("haven.core")
 

@@ -69,3 +69,24 @@ def test_classify_jsonl_and_plain_lines(tmp_path: Path) -> None:
 def test_help_and_version(args: list[str]) -> None:
     result = subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout
+
+
+def test_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
+    import select
+    import signal
+
+    env = {**os.environ, "HAVEN_HOME": str(tmp_path / "home"), "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    seen = b""
+    deadline = 60.0
+    while PROMPT.encode() not in seen and deadline > 0:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        deadline -= 0.5
+        if ready:
+            seen += os.read(proc.stdout.fileno(), 4096)   # type: ignore[union-attr]
+    assert PROMPT.encode() in seen, "the chat never showed its prompt"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert b"Take care" in out

@@ -124,7 +124,7 @@ def _strings(node: Any, where: str) -> list[str]:
 def load_file(path: Path) -> dict[str, Any]:
     """Parse and validate one language file; returns {category: [expanded patterns]} and cue lists."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise LexiconError(f"{path}: YAML error: {exc}") from None
     if not isinstance(data, dict):
