@@ -22,6 +22,7 @@ from bot.crisis.escalate import Escalator
 from bot.crisis.flow import FOLLOWUP_JOB, SILENCE_JOB, CrisisFlow
 from bot.crisis.respond import CrisisResponder
 from bot.delivery import Outbox
+from bot.flows.registry import load_features
 from bot.flows.safety_plan import SafetyPlanFlow
 from bot.jobs import JobRunner
 from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
@@ -66,6 +67,7 @@ class Core:
         self.crisis_flow = CrisisFlow(self)
         self.safety_plan = SafetyPlanFlow(self)
         self.commands = CommandFlows(self)
+        self.features = load_features(self)
         self._ordering = KeyedLocks()
         self._limiter = RateLimiter(settings.limits.messages_per_minute)
 
@@ -84,6 +86,8 @@ class Core:
         self.escalator.attach(runner)
         runner.register(SILENCE_JOB, self.crisis_flow.run_silence_check)
         runner.register(FOLLOWUP_JOB, self.crisis_flow.run_followup)
+        for kind, handler in self.features.jobs.items():
+            runner.register(kind, handler)
 
     async def _handle(self, event: IncomingEvent) -> list[Outgoing]:
         now = self.clock()
@@ -166,6 +170,8 @@ class Core:
             pass
         elif flow == "safetyplan":
             await self.safety_plan.answer(turn, clean.text)
+        elif flow in self.features.answers:
+            await self.features.answers[flow](turn, clean.text)
         elif self.crisis_flow.active(turn) and await self.crisis_flow.on_message(turn, clean.text):
             pass
         else:

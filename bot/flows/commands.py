@@ -60,7 +60,7 @@ class CommandFlows:
         handler = {
             "start": self._start, "help": self._help, "about": self._about,
             "resources": self._resources, "forget": self._forget, "safetyplan": self._safetyplan,
-        }.get(name)
+        }.get(name) or self.core.features.commands.get(name)
         if handler is None:
             turn.outgoing.append(Reply(self.t("unknown_command", turn.lang, command="/" + name[:32])))
         else:
@@ -160,6 +160,8 @@ class CommandFlows:
             turn.outgoing.append(Reply(self.t("forget_cancelled", turn.lang)))
         elif action.startswith(("crisis:", "esc:", "followup:")):
             await self.core.crisis_flow.on_button(turn, action)
+        elif (feature := self.core.features.button(action)) is not None:
+            await feature(turn, event)
         elif action == "res:topic":
             await self._resources(turn, event.value)
         elif action.startswith("plan:"):
