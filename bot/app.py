@@ -80,6 +80,7 @@ class HavenApp:
                     second_opinion=_second_opinion(settings, responder))
         runner = JobRunner(store)
         core.attach_jobs(runner)
+        await core.retention.schedule()
         return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner)
 
     @asynccontextmanager

@@ -143,6 +143,144 @@ def resources(config_file: Path | None, country: str | None, topic: str | None, 
         click.echo(f"- {entry.format_line()}")
 
 
+def _admin_store(config_file: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """The configured store and pseudonymiser, for admin commands run beside (or instead of) the bot."""
+    from bot.privacy import FieldCipher, Pseudonymizer, load_or_create_secret
+    from bot.store.factory import open_store
+
+    settings = _settings(config_file)
+    home = resolve_data_dir(data_dir)
+    key = settings.privacy.encryption_key
+    store = open_store(settings.storage.url, home, FieldCipher(key.get_secret_value() if key else None))
+    return settings, store, Pseudonymizer(load_or_create_secret(home))
+
+
+def _user_key(ids, user: str) -> str:  # type: ignore[no-untyped-def]
+    platform, sep, user_id = user.partition(":")
+    if not sep or not user_id:
+        raise click.BadParameter("use PLATFORM:USER_ID, e.g. telegram:123456789", param_hint="--user")
+    return ids.user_key(platform, user_id)
+
+
+USER_OPTION = click.option("--user", required=True, metavar="PLATFORM:USER_ID",
+                           help="The person's platform and platform user id (hashed before any lookup).")
+
+
+@main.command()
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@USER_OPTION
+def export(config_file: Path | None, data_dir: Path | None, user: str) -> None:
+    """Print everything stored about one person as JSON (a data access request)."""
+
+    async def go() -> dict:  # type: ignore[type-arg]
+        _, store, ids = _admin_store(config_file, data_dir)
+        await store.open()
+        try:
+            return await store.export_user(_user_key(ids, user))
+        finally:
+            await store.close()
+
+    click.echo(json.dumps(asyncio.run(go()), ensure_ascii=False, indent=2, default=str))
+
+
+@main.command()
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@USER_OPTION
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(config_file: Path | None, data_dir: Path | None, user: str, yes: bool) -> None:
+    """Erase everything stored about one person (rows deleted, secure_delete on); counters stay."""
+    if not yes:
+        click.confirm(f"Erase everything stored about {user.split(':', 1)[0]} user? This cannot be undone", abort=True)
+
+    async def go() -> None:
+        from datetime import datetime, timezone
+
+        _, store, ids = _admin_store(config_file, data_dir)
+        await store.open()
+        try:
+            await store.erase_user(_user_key(ids, user))
+            await store.audit("admin_erase", datetime.now(timezone.utc), None, {})
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    click.echo("Erased.")
+
+
+@main.command("rotate-key")
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@click.option("--new-key-env", default="HAVEN_NEW_ENCRYPTION_KEY", show_default=True,
+              help="Environment variable holding the new key (from `haven keygen`); never pass keys as arguments.")
+def rotate_key(config_file: Path | None, data_dir: Path | None, new_key_env: str) -> None:
+    """Re-encrypt stored text under a new key; then put the new key in privacy.encryption_key and restart."""
+    import os
+
+    from bot.privacy import EncryptionKeyError, FieldCipher
+
+    new_key = os.environ.get(new_key_env)
+    if not new_key:
+        raise click.UsageError(f"set {new_key_env} to the new key (haven keygen)")
+    try:
+        new_cipher = FieldCipher(new_key)
+    except EncryptionKeyError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    async def go() -> int:
+        _, store, _ = _admin_store(config_file, data_dir)
+        await store.open()
+        try:
+            return await store.rotate_key(new_cipher)
+        finally:
+            await store.close()
+
+    click.echo(f"Re-encrypted {asyncio.run(go())} fields. Now set privacy.encryption_key to the new key.")
+
+
+@main.command()
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@click.option("--year", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def report(config_file: Path | None, data_dir: Path | None, year: int, as_json: bool) -> None:
+    """Counts for an annual report (California SB 243): crisis referral notices by level. Nothing identifying."""
+
+    async def go() -> list[tuple[str, str, str, int]]:
+        _, store, _ = _admin_store(config_file, data_dir)
+        await store.open()
+        try:
+            return [row for name in ("crisis_referral", "escalation") for row in await store.counters(name)
+                    if row[1].startswith(f"{year}-")]
+        finally:
+            await store.close()
+
+    rows = asyncio.run(go())
+    summary: dict[str, dict[str, int]] = {"crisis_referral": {}, "escalation": {}}
+    for name, _, dims, count in rows:
+        level = dict(part.split("=", 1) for part in dims.split(";") if "=" in part).get("level", "unknown")
+        summary[name][level] = summary[name].get(level, 0) + count
+    if as_json:
+        click.echo(json.dumps({"year": year, **summary}, indent=2))
+        return
+    click.echo(f"Haven report for {year}")
+    click.echo(f"Crisis referral notices issued: {sum(summary['crisis_referral'].values())}")
+    for level in ("low", "moderate", "high", "imminent"):
+        if level in summary["crisis_referral"]:
+            click.echo(f"  {level}: {summary['crisis_referral'][level]}")
+    click.echo(f"Escalations to human staff: {sum(summary['escalation'].values())}")
+
+
+@main.command()
+@CONFIG_OPTION
+def protocol(config_file: Path | None) -> None:
+    """Print the live crisis protocol (tiers, levels, actions, escalation routes, retention) as Markdown."""
+    from bot.protocol import render_protocol
+
+    click.echo(render_protocol(_settings(config_file)))
+
+
 @main.command()
 def keygen() -> None:
     """Print a new privacy.encryption_key (32 random bytes, URL-safe base64). Keep it in an env var."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from bot.compliance import Compliance
 from bot.config import Settings
 from bot.conversation import KeyedLocks
 from bot.crisis import risk
@@ -26,12 +27,13 @@ from bot.flows.registry import load_features
 from bot.flows.safety_plan import SafetyPlanFlow
 from bot.jobs import JobRunner
 from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
-from bot.flows.commands import CommandFlows
+from bot.flows.commands import CONSENT_VERSION, CommandFlows
 from bot.i18n import Catalog
 from bot.llm.base import Responder, ResponderContext
 from bot.privacy import Pseudonymizer
 from bot.ratelimit import RateLimiter
 from bot.resources import ResourceDirectory
+from bot.retention import Retention
 from bot.store.base import EventClaim, Store
 from bot.text import clean_incoming
 from bot.turn import Turn
@@ -68,6 +70,8 @@ class Core:
         self.safety_plan = SafetyPlanFlow(self)
         self.commands = CommandFlows(self)
         self.features = load_features(self)
+        self.compliance = Compliance(self)
+        self.retention = Retention(store, settings.privacy.retention_days, self.clock)
         self._ordering = KeyedLocks()
         self._limiter = RateLimiter(settings.limits.messages_per_minute)
 
@@ -88,6 +92,7 @@ class Core:
         runner.register(FOLLOWUP_JOB, self.crisis_flow.run_followup)
         for kind, handler in self.features.jobs.items():
             runner.register(kind, handler)
+        self.retention.attach(runner)
 
     async def _handle(self, event: IncomingEvent) -> list[Outgoing]:
         now = self.clock()
@@ -124,8 +129,10 @@ class Core:
                 return None
             assert user is not None and record is not None
             turn.user, turn.state = user, dict(record.state)
-            turn.consented = user.consent_version is not None
-            turn.first_contact = user.disclosed_at is None
+            # Consent is to one version of the notice: when the notice changes, people are asked again, and
+            # nothing they write is stored until they agree to the new one.
+            turn.consented = user.consent_version == CONSENT_VERSION
+            turn.first_contact = user.disclosed_at is None or user.consent_version not in (None, CONSENT_VERSION)
         turn.lang, turn.country = self._locale(turn)
         return turn
 
@@ -153,6 +160,7 @@ class Core:
             turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
         if turn.first_contact:
             await self.commands.disclose(turn)
+        answered = await self.compliance.before_reply(turn, clean.text)
         flow = turn.flow().get("pending")
         if self._needs_crisis_reply(turn, assessment):
             await self.crisis_flow.reply(turn)
@@ -166,6 +174,8 @@ class Core:
             turn.outgoing.append(Reply(self.catalog.t("binary_message", turn.lang)))
         elif not clean.text:
             turn.outgoing.append(Reply(self.catalog.t("empty_message", turn.lang)))
+        elif answered:
+            pass
         elif await self.commands.dispatch(turn, clean.text):
             pass
         elif flow == "safetyplan":
@@ -178,6 +188,7 @@ class Core:
             await self._respond(turn, clean.text)
             if self.crisis_flow.active(turn):
                 self.crisis_flow.keep_help_close(turn)
+        await self.compliance.after_reply(turn)
         turn.text = clean.text
 
     def current_risk(self, turn: Turn) -> Assessment:

@@ -67,7 +67,8 @@ class CrisisFlow:
         assert assessment is not None
         crisis = self.state(turn)
         crisis.update(active=True, checks=0, replied_level=max(int(assessment.level), crisis.get("replied_level", 0)))
-        reply = self.core.crisis.reply(assessment, turn.country, turn.lang)
+        youth = bool(turn.user and turn.user.profile.get("minor"))
+        reply = self.core.crisis.reply(assessment, turn.country, turn.lang, youth=youth)
         quote = quote_line(self.core, turn)
         if quote:
             reply = Reply(f"{reply.text}\n\n{quote}", buttons=reply.buttons)

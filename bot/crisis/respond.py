@@ -33,8 +33,14 @@ def emergency_number(directory: ResourceDirectory, country: str | None) -> str |
     return None
 
 
-def helplines_for(directory: ResourceDirectory, country: str | None, lang: str | None) -> Helplines:
+def helplines_for(directory: ResourceDirectory, country: str | None, lang: str | None,
+                  youth: bool = False) -> Helplines:
+    """The lines for a crisis reply. For someone who said they are a minor, youth services come first."""
     lines = [r for r in directory.crisis_lines(country, lang, limit=3) if r.kind != "emergency"]
+    if youth and country:
+        young = [r for r in directory.search(country=country, topic="youth", lang=lang, limit=2)
+                 if r.kind != "emergency" and not r.is_international]
+        lines = (young + [r for r in lines if r not in young])[:3]
     known = bool(country) and any(not r.is_international for r in lines)
     return Helplines(lines=lines, emergency=emergency_number(directory, country), country_known=known)
 
@@ -44,12 +50,12 @@ class CrisisResponder:
         self._catalog = catalog
         self._directory = directory
 
-    def helplines(self, country: str | None, lang: str | None) -> Helplines:
-        return helplines_for(self._directory, country, lang)
+    def helplines(self, country: str | None, lang: str | None, youth: bool = False) -> Helplines:
+        return helplines_for(self._directory, country, lang, youth)
 
-    def reply(self, assessment: Assessment, country: str | None, lang: str) -> Reply:
+    def reply(self, assessment: Assessment, country: str | None, lang: str, youth: bool = False) -> Reply:
         t = self._catalog.t
-        help_ = self.helplines(country, lang)
+        help_ = self.helplines(country, lang, youth)
         parts = [t("crisis.opening", lang), t("crisis.safety_question", lang)]
         if assessment.level >= RiskLevel.IMMINENT and help_.emergency:
             # Danger may be immediate: the emergency number comes first, before anything else to read.

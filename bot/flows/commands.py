@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import json
 from datetime import datetime
 
-from bot.events import Button, ButtonPressed, IncomingEvent, IncomingMessage, Outgoing, Reply
+from bot.events import Attachment, Button, ButtonPressed, IncomingEvent, IncomingMessage, Outgoing, Reply
 from bot.turn import Turn
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class CommandFlows:
         handler = {
             "start": self._start, "help": self._help, "about": self._about,
             "resources": self._resources, "forget": self._forget, "safetyplan": self._safetyplan,
+            "mydata": self._mydata,
         }.get(name) or self.core.features.commands.get(name)
         if handler is None:
             turn.outgoing.append(Reply(self.t("unknown_command", turn.lang, command="/" + name[:32])))
@@ -104,6 +106,18 @@ class CommandFlows:
 
     async def _safetyplan(self, turn: Turn, argument: str) -> None:
         await self.core.safety_plan.start(turn)
+
+    async def _mydata(self, turn: Turn, argument: str) -> None:
+        """Everything stored about the person, as a JSON file (the right of access)."""
+        data = {} if turn.degraded else await self.core.store.export_user(turn.user_key)
+        if not data:
+            turn.outgoing.append(Reply(self.t("mydata_empty", turn.lang)))
+            return
+        export = {"exported_at": turn.now.isoformat(), "service": self.core.settings.bot.name, **data}
+        content = json.dumps(export, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+        turn.outgoing.append(Attachment(f"haven-export-{turn.now:%Y%m%d}.json", content, "application/json",
+                                        caption=self.t("mydata_caption", turn.lang)))
+        await self.core.store.audit("data_exported", turn.now, turn.user_key, {})
 
     async def _forget(self, turn: Turn, argument: str) -> None:
         turn.flow()["pending"] = "forget"

@@ -23,7 +23,8 @@ from typing import TypeVar
 import aiosqlite
 
 from bot.privacy import FieldCipher
-from bot.store.base import Case, ConversationRecord, EventClaim, Job, StoredMessage, UserRecord
+from bot.store.base import (Case, ConversationRecord, EventClaim, Job, MoodEntry, ScreeningRecord, StoredMessage,
+                             UserRecord)
 from bot.store.migrations import SQLITE_MIGRATIONS
 
 _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("haven_sqlite_tx", default=False)
@@ -34,6 +35,17 @@ _SELECT_USER = ("SELECT user_key, platform, created_at, profile, consent_version
                 " last_seen_at FROM users WHERE user_key=?")
 _CASE_COLUMNS = ("case_id, user_key, address, platform, level, signals, status, destination_index,"
                  " destination_notices, notices_sent, claimed_by, created_at, updated_at")
+#: Every column the field cipher protects: (table, primary key, column, context). Rotation walks this list, so a
+#: feature that stores encrypted text adds its column here.
+ENCRYPTED_COLUMNS: list[tuple[str, str, str, str]] = [
+    ("messages", "id", "text", "message"),
+    ("users", "user_key", "profile", "profile"),
+    ("conversations", "conv_key", "state", "state"),
+    ("cases", "case_id", "address", "address"),
+    ("mood_entries", "id", "emotions", "mood"),
+    ("mood_entries", "id", "note", "mood"),
+    ("screenings", "id", "answers", "screening"),
+]
 _LEVELS = ["none", "low", "moderate", "high", "imminent"]
 T = TypeVar("T")
 
@@ -378,6 +390,21 @@ class SqliteStore:
             rows = await cursor.fetchall()
         return [Job(r[0], r[1], json.loads(r[2]), datetime.fromisoformat(r[3]), r[4], r[5]) for r in rows]
 
+    async def schedule_job(self, kind: str, payload: dict[str, Any], run_at: datetime, dedupe_key: str) -> bool:
+        """Insert a job, or move a not-yet-run one with the same dedupe key (a changed check-in time).
+
+        A job that ran, is running or failed keeps its key: a rescheduled check-in cannot fire twice for one
+        date. Returns whether the job is now pending at `run_at`."""
+        stamp = _ts(datetime.now(run_at.tzinfo))
+        cursor = await self._write(
+            "INSERT INTO jobs (kind, payload, run_at, status, dedupe_key, user_key, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO UPDATE SET"
+            " kind=excluded.kind, payload=excluded.payload, run_at=excluded.run_at, status='pending', attempts=0,"
+            " lease_until=NULL, updated_at=excluded.updated_at WHERE jobs.status IN ('pending', 'cancelled')",
+            (kind, json.dumps(payload, ensure_ascii=False), _ts(run_at), dedupe_key, payload.get("user_key"), stamp,
+             stamp))
+        return cursor.rowcount == 1
+
     async def job_status(self, job_id: int) -> str | None:
         async with self.db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)) as cursor:
             row = await cursor.fetchone()
@@ -468,6 +495,82 @@ class SqliteStore:
                     destination_index=row[7], destination_notices=row[8], notices_sent=row[9], claimed_by=row[10],
                     created_at=datetime.fromisoformat(row[11]), updated_at=datetime.fromisoformat(row[12]))
 
+    # --- key rotation ---------------------------------------------------------------------------------------
+
+    async def rotate_key(self, new_cipher: FieldCipher) -> int:
+        """Re-encrypt every protected field under a new key in one transaction (all or nothing).
+        Plain fields written before a key was configured are encrypted too. Returns the fields rewritten."""
+        old = self._cipher
+        changed = 0
+        async with self.transaction():
+            for table, key, column, context in ENCRYPTED_COLUMNS:
+                rows = await self.db.execute_fetchall(f"SELECT {key}, {column} FROM {table}")
+                for row_key, value in rows:
+                    plain = old.decrypt(value, context)
+                    if value.startswith("enc1:") and plain.startswith("[unreadable"):
+                        raise ValueError(f"{table}.{column}: stored data does not decrypt with the current key")
+                    await self._write(f"UPDATE {table} SET {column}=? WHERE {key}=?",
+                                      (new_cipher.encrypt(plain, context), row_key))
+                    changed += 1
+        self._cipher = new_cipher
+        return changed
+
+    # --- wellbeing history: moods and screenings ----------------------------------------------------------
+
+    async def get_user(self, user_key: str) -> UserRecord | None:
+        """The person, or None (erased, or never seen): durable jobs read profiles without creating anyone."""
+        row = next(iter(await self.db.execute_fetchall(_SELECT_USER, (user_key,))), None)
+        return self._user(row) if row else None
+
+    async def add_mood(self, user_key: str, at: datetime, score: int, emotions: tuple[str, ...] = (),
+                       note: str = "") -> int:
+        cursor = await self._write(
+            "INSERT INTO mood_entries (user_key, at, score, emotions, note) VALUES (?, ?, ?, ?, ?)",
+            (user_key, _ts(at), int(score), self._cipher.encrypt(json.dumps(list(emotions)), "mood"),
+             self._cipher.encrypt(note, "mood")))
+        return int(cursor.lastrowid or 0)
+
+    async def update_mood(self, user_key: str, entry_id: int, *, emotions: tuple[str, ...] | None = None,
+                          note: str | None = None) -> None:
+        """Add the emotion words or the note to an entry recorded a moment ago (only the person's own entry)."""
+        if emotions is not None:
+            await self._write("UPDATE mood_entries SET emotions=? WHERE id=? AND user_key=?",
+                              (self._cipher.encrypt(json.dumps(list(emotions)), "mood"), entry_id, user_key))
+        if note is not None:
+            await self._write("UPDATE mood_entries SET note=? WHERE id=? AND user_key=?",
+                              (self._cipher.encrypt(note, "mood"), entry_id, user_key))
+
+    async def moods(self, user_key: str, since: datetime | None = None) -> list[MoodEntry]:
+        """The person's mood entries, oldest first (from `since` on, when given)."""
+        rows = await self.db.execute_fetchall(
+            "SELECT id, at, score, emotions, note FROM mood_entries WHERE user_key=? AND at>=? ORDER BY at, id",
+            (user_key, _ts(since) if since else ""))
+        return [MoodEntry(r[0], datetime.fromisoformat(r[1]), r[2], tuple(self._json_list(r[3], "mood")),
+                          self._cipher.decrypt(r[4], "mood")) for r in rows]
+
+    def _json_list(self, stored: str, context: str) -> list[Any]:
+        try:
+            value = json.loads(self._cipher.decrypt(stored, context) or "[]")
+        except ValueError:   # "[encrypted]" without the key: show nothing rather than fail
+            return []
+        return value if isinstance(value, list) else []
+
+    async def add_screening(self, user_key: str, at: datetime, questionnaire: str, score: int, band: str,
+                            answers: tuple[int, ...]) -> int:
+        cursor = await self._write(
+            "INSERT INTO screenings (user_key, at, questionnaire, score, band, answers) VALUES (?, ?, ?, ?, ?, ?)",
+            (user_key, _ts(at), questionnaire, int(score), band,
+             self._cipher.encrypt(json.dumps(list(answers)), "screening")))
+        return int(cursor.lastrowid or 0)
+
+    async def screenings(self, user_key: str, limit: int = 20) -> list[ScreeningRecord]:
+        """The person's completed screenings, newest first."""
+        rows = await self.db.execute_fetchall(
+            "SELECT id, at, questionnaire, score, band, answers FROM screenings WHERE user_key=?"
+            " ORDER BY at DESC, id DESC LIMIT ?", (user_key, limit))
+        return [ScreeningRecord(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4],
+                                tuple(int(a) for a in self._json_list(r[5], "screening"))) for r in rows]
+
     # --- data rights -----------------------------------------------------------------------------------------
 
     async def export_user(self, user_key: str) -> dict[str, Any]:
@@ -490,12 +593,17 @@ class SqliteStore:
                          for m in messages],
             "audit": [{"at": a["at"], "kind": a["kind"], "detail": a["detail"]}
                       for a in await self.audit_entries(user_key=user_key)],
+            "moods": [{"at": _ts(m.at), "score": m.score, "emotions": list(m.emotions), "note": m.note}
+                      for m in await self.moods(user_key)],
+            "screenings": [{"at": _ts(s.at), "questionnaire": s.questionnaire, "score": s.score, "band": s.band,
+                            "answers": list(s.answers)} for s in reversed(await self.screenings(user_key, 10_000))],
         }
 
     async def erase_user(self, user_key: str) -> None:
         """Everything about the person, in one transaction. Non-identifying counters stay."""
         async with self.transaction():
             for statement in ("DELETE FROM messages WHERE user_key=?", "DELETE FROM cases WHERE user_key=?",
+                              "DELETE FROM mood_entries WHERE user_key=?", "DELETE FROM screenings WHERE user_key=?",
                               "DELETE FROM conversations WHERE user_key=?",
                               "DELETE FROM jobs WHERE user_key=?",
                               "DELETE FROM audit_log WHERE user_key=?",
