@@ -56,6 +56,14 @@ class Catalog:
                 return value
         raise KeyError(f"message {key!r} missing from the {FALLBACK_LANGUAGE} catalog")
 
+    def get(self, key: str, lang: str | None = None) -> str | None:
+        """Optional text (e.g. a note only some platforms have): None instead of an error when absent."""
+        try:
+            value = self.raw(key, lang)
+        except KeyError:
+            return None
+        return value if isinstance(value, str) else None
+
     def t(self, key: str, lang: str | None = None, **values: Any) -> str:
         template = self.raw(key, lang)
         if not isinstance(template, str):

@@ -36,6 +36,9 @@ class CommandFlows:
         text = self.t("disclosure", turn.lang, bot_name=settings.bot.name,
                       retention_days=settings.privacy.retention_days, encryption_note=cipher_note,
                       emergency=self._emergency(turn), crisis_line=self.core._crisis_line_text(turn.country, turn.lang))
+        note = self.core.catalog.get(f"platform_note.{turn.event.conversation.platform}", turn.lang)
+        if note:
+            text += "\n" + note
         turn.outgoing.append(Reply(text))
         if not turn.consented:
             turn.outgoing.append(Reply(self.t("consent_question", turn.lang), buttons=(
