@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core import Core  # noqa: E402
+from bot.crisis.detect import warm_up  # noqa: E402
 from bot.i18n import Catalog  # noqa: E402
 from bot.llm.offline import OfflineResponder  # noqa: E402
 from bot.privacy import Pseudonymizer  # noqa: E402
@@ -40,14 +41,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench_core(tmp: Path, users: int, messages: int) -> tuple[float, list[float]]:
-    store = SqliteStore(tmp / "core.sqlite3")
+async def haven_on_sqlite(path: Path) -> tuple[MemoryAdapter, SqliteStore]:
+    """The real core (detector, directory, offline responder) on an SQLite file, driven by the memory adapter."""
+    warm_up()   # as the app does at start
+    store = SqliteStore(path)
     await store.open()
     catalog = Catalog()
     settings = Settings.model_validate({"limits": {"messages_per_minute": 1000}})
     core = Core(settings=settings, store=store, catalog=catalog, directory=ResourceDirectory.load(),
                 responder=OfflineResponder(catalog), pseudonymizer=Pseudonymizer(b"b" * 32))
-    adapter = MemoryAdapter(core)
+    return MemoryAdapter(core), store
+
+
+async def bench_core(tmp: Path, users: int, messages: int) -> tuple[float, list[float]]:
+    adapter, store = await haven_on_sqlite(tmp / "core.sqlite3")
     latencies: list[float] = []
 
     async def one_user(index: int) -> None:
@@ -68,13 +75,7 @@ async def bench_core(tmp: Path, users: int, messages: int) -> tuple[float, list[
 
 async def bench_paced(tmp: Path, rate: float, seconds: float) -> list[float]:
     """Open loop: messages arrive at a fixed rate from many users, as on a real deployment, not all at once."""
-    store = SqliteStore(tmp / "paced.sqlite3")
-    await store.open()
-    catalog = Catalog()
-    settings = Settings.model_validate({"limits": {"messages_per_minute": 1000}})
-    core = Core(settings=settings, store=store, catalog=catalog, directory=ResourceDirectory.load(),
-                responder=OfflineResponder(catalog), pseudonymizer=Pseudonymizer(b"p" * 32))
-    adapter = MemoryAdapter(core)
+    adapter, store = await haven_on_sqlite(tmp / "paced.sqlite3")
     latencies: list[float] = []
 
     async def one(n: int) -> None:
