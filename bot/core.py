@@ -158,7 +158,9 @@ class Core:
         turn.assessment = self._roll_risk(turn, assessment)
         if clean.truncated:
             turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
-        if turn.first_contact:
+        if turn.first_contact and event.conversation.is_direct:
+            # In a group the notice would go to everyone; adapters take the person to a private chat, where
+            # it is shown.
             await self.commands.disclose(turn)
         answered = await self.compliance.before_reply(turn, clean.text)
         flow = turn.flow().get("pending")
@@ -258,7 +260,10 @@ class Core:
 
 def _dedupe_key(event: IncomingEvent, conv_key: str) -> tuple[str, str] | None:
     """Platforms number messages per chat (Telegram message_id) or globally (update ids); scoping the id by the
-    pseudonymous conversation key makes both unique without storing a chat id in clear."""
+    pseudonymous conversation key makes both unique without storing a chat id in clear. A redelivered button
+    press (same interaction id) is dropped too, so "Yes, erase everything" cannot run twice."""
     if isinstance(event, IncomingMessage) and event.message_id:
         return event.conversation.platform, f"{conv_key}:{event.message_id}"
+    if isinstance(event, ButtonPressed) and event.interaction_id:
+        return event.conversation.platform, f"{conv_key}:press:{event.interaction_id}"
     return None
