@@ -2,8 +2,9 @@
 
 What goes where (a workplace Slack is not a private space, so personal content stays in direct messages):
 - `message.im` (a DM with Haven): the full conversation; threads are kept (`thread_ts` is the thread id).
-- `app_mention` in a channel: only an ephemeral nudge to continue in a DM (with the crisis line in it); the
-  mention's text is not processed and nothing personal is ever posted in a channel.
+- `app_mention` in a channel: assessed for risk like any message; a crisis gets the crisis reply as an ephemeral
+  message (and the escalation), anything else an ephemeral nudge to continue in a DM. Nothing personal is ever
+  posted in a channel.
 - `/haven <sub> [args]` maps onto the core's commands (`/haven resources gb` -> "/resources gb"). It is answered
   in the person's DM (with an ephemeral pointer when typed elsewhere), or in place in a staff channel.
 - `app_home_opened`: the Home tab lists support (the organisation's own services first) and short notes.
@@ -37,8 +38,8 @@ from adapters.slack_support import (AUTH_ERRORS, LocaleCache, Seen, error_code, 
                                     thread_of)
 from adapters.slack_texts import SlackTexts
 from bot.delivery import DeliveryError
-from bot.events import (ButtonPressed, Capabilities, ConversationKind, ConversationRef, IncomingMessage, Outgoing,
-                        UserRef)
+from bot.events import (ButtonPressed, Capabilities, ConversationKind, ConversationRef, IncomingMessage, Notify,
+                        Outgoing, Reply, UserRef)
 
 if TYPE_CHECKING:
     from bot.app import HavenApp
@@ -223,6 +224,21 @@ class SlackAdapter:
         if not self._seen.first_time(text_field(body, "event_id")):
             return
         async with self._tracked():
+            # The mention is still assessed for risk (safety first): a crisis gets the crisis reply privately
+            # (ephemeral) and the escalation; anything else gets only the nudge to a DM.
+            conversation = ConversationRef(PLATFORM, channel, ConversationKind.GROUP, thread_id=f"member:{user}")
+            incoming = IncomingMessage(conversation, UserRef(PLATFORM, user), text_field(event, "text") or "",
+                                       f"mention:{text_field(body, 'event_id') or uuid.uuid4()}")
+            items = await self._app.core.handle(incoming)
+            for item in items:
+                if isinstance(item, Notify):
+                    await self._app.outbox.deliver(item.target, item)
+            crisis = next((item for item in items if isinstance(item, Reply)
+                           and any(b.action_id.startswith("crisis:") for b in item.buttons)), None)
+            if crisis is not None:
+                await self._send.post_ephemeral(channel, user, crisis.text, crisis.buttons, thread_ts=thread_of(event))
+                log.info("event=slack_mention_crisis_private")
+                return
             text = self._texts.mention_nudge(await self._locales.get(user))
             await self._send.post_ephemeral(channel, user, text, thread_ts=thread_of(event))
             log.info("event=slack_mention_nudged")

@@ -226,6 +226,16 @@ async def test_app_mention_gets_only_a_private_nudge(fake: FakeSlack, http: tupl
     assert fake.calls_of("chat.postMessage") == []
 
 
+async def test_crisis_in_a_mention_is_answered_privately_never_in_the_channel(
+        fake: FakeSlack, http: tuple[SlackAdapter, str]) -> None:
+    adapter, url = http
+    await fake.send_event(url, mention_event(ALICE, "C0GENERAL", "<@U0BOT> I want to kill myself"))
+    reply = (await fake.wait_for("chat.postEphemeral"))[0]
+    assert reply.params["user"] == ALICE and "Are you safe right now?" in message_text(reply.params)
+    await adapter.idle()
+    assert [c for c in fake.calls_of("chat.postMessage") if c.params.get("channel") == "C0GENERAL"] == []
+
+
 async def test_app_home_lists_the_organisations_eap_first(fake: FakeSlack, http: tuple[SlackAdapter, str]) -> None:
     _, url = http
     await fake.send_event(url, home_event(ALICE))
