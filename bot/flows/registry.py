@@ -24,7 +24,9 @@ AnswerHandler = Callable[[Turn, str], Awaitable[None]]
 JobHandler = Callable[[Job], Awaitable[None]]
 
 #: Feature modules loaded into every core, in order. Add one line per feature.
-FEATURE_MODULES: tuple[str, ...] = ()
+FEATURE_MODULES: tuple[str, ...] = (
+    "bot.flows.skills",
+)
 
 
 @dataclass
