@@ -75,6 +75,29 @@ class StoredMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class MoodEntry:
+    """One mood check-in: a 1-5 score, optional emotion words and an optional note (the person's own words)."""
+
+    id: int
+    at: datetime
+    score: int
+    emotions: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRecord:
+    """A completed screening questionnaire (PHQ-9, GAD-7, WHO-5...), kept for the person's own history."""
+
+    id: int
+    at: datetime
+    questionnaire: str
+    score: int
+    band: str
+    answers: tuple[int, ...] = ()
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -121,6 +144,18 @@ class Store(Protocol):
                         job_payload: dict[str, Any]) -> tuple[Case, bool]: ...
     async def get_case(self, case_id: str) -> Case | None: ...
     async def update_case(self, case_id: str, now: datetime, **fields: Any) -> None: ...
+
+    async def get_user(self, user_key: str) -> UserRecord | None: ...
+    async def schedule_job(self, kind: str, payload: dict[str, Any], run_at: datetime, dedupe_key: str) -> bool: ...
+
+    async def add_mood(self, user_key: str, at: datetime, score: int, emotions: tuple[str, ...] = (),
+                       note: str = "") -> int: ...
+    async def update_mood(self, user_key: str, entry_id: int, *, emotions: tuple[str, ...] | None = None,
+                          note: str | None = None) -> None: ...
+    async def moods(self, user_key: str, since: datetime | None = None) -> list[MoodEntry]: ...
+    async def add_screening(self, user_key: str, at: datetime, questionnaire: str, score: int, band: str,
+                            answers: tuple[int, ...]) -> int: ...
+    async def screenings(self, user_key: str, limit: int = 20) -> list[ScreeningRecord]: ...
 
     async def export_user(self, user_key: str) -> dict[str, Any]: ...
     async def erase_user(self, user_key: str) -> None: ...

@@ -93,4 +93,27 @@ SQLITE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX cases_user ON cases(user_key, status);
     """,
+    # 3: the person's own wellbeing history: mood check-ins and screening questionnaires. Free text and answers
+    # (emotions, note, answers) are encrypted like message text; scores stay plain for the charts.
+    """
+    CREATE TABLE mood_entries (
+        id       INTEGER PRIMARY KEY,
+        user_key TEXT NOT NULL REFERENCES users(user_key) ON DELETE CASCADE,
+        at       TEXT NOT NULL,
+        score    INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+        emotions TEXT NOT NULL DEFAULT '',
+        note     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX mood_entries_user ON mood_entries(user_key, at);
+    CREATE TABLE screenings (
+        id            INTEGER PRIMARY KEY,
+        user_key      TEXT NOT NULL REFERENCES users(user_key) ON DELETE CASCADE,
+        at            TEXT NOT NULL,
+        questionnaire TEXT NOT NULL,
+        score         INTEGER NOT NULL,
+        band          TEXT NOT NULL,
+        answers       TEXT NOT NULL
+    );
+    CREATE INDEX screenings_user ON screenings(user_key, at);
+    """,
 ]
