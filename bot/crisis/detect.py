@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.crisis import lexicon
-from bot.crisis.language import guess_language, scores
+from bot.crisis.language import guess_from_scores, guess_language, scores
 from bot.crisis.levels import Assessment, RiskLevel
 from bot.crisis.normalize import make_unmasker, variants
 
@@ -121,10 +121,10 @@ class _Detector:
         signals: set[str] = set()
         raw: dict[str, list[_Hit]] = {}
         gate = lex.gate
-        for pid, start in gate.candidates(seg).items():
-            name, lang, rx = gate.patterns[pid]
-            for m in rx.finditer(seg, start):
-                raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), lang))
+        patterns = gate.patterns
+        for pid, start, end in gate.matches(seg):
+            name, lang, _rx = patterns[pid]
+            raw.setdefault(name, []).append(_Hit(name, start, end, lang))
         for name, rx in gate.always:
             for m in rx.finditer(seg):
                 raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), m.lastgroup or "en"))
@@ -139,7 +139,7 @@ class _Detector:
         langs: Counter[str] = Counter()
         if not hits:
             return RiskLevel.NONE, signals, langs
-        fiction = lex.fiction_context.search(seg) is not None
+        fiction: bool | None = None   # read only if a hit is someone else's
         active: dict[str, int] = {}   # category -> count of live, self, present hits
         past: set[str] = set()
         third = False
@@ -163,6 +163,8 @@ class _Detector:
                 if subject == "other" or first is None or first.group(0) not in self.lex.persons[h.lang][0]:
                     continue
             if h.cat == "third_party" or subject == "other":
+                if fiction is None:
+                    fiction = lex.fiction_context.search(seg) is not None
                 if fiction:
                     signals.add("fiction")
                 else:
@@ -233,8 +235,12 @@ class _Detector:
 
     @staticmethod
     def _language(form: str, hint: str | None, langs: Counter[str]) -> str:
-        lang = guess_language(form[:2000], hint)
-        if hint is None and langs and max(scores(form[:2000]).values()) < 2.0:
+        try:
+            sc = scores(form[:2000])
+        except Exception:  # noqa: BLE001 - language is a nicety; never let it break detection
+            return guess_language("", hint)
+        lang = guess_from_scores(sc, hint)
+        if hint is None and langs and max(sc.values()) < 2.0:
             lang = langs.most_common(1)[0][0]
         return lang
 

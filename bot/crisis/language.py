@@ -11,6 +11,7 @@ message says little and the locale is usually right.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 SUPPORTED: tuple[str, ...] = ("en", "es", "de", "fr", "pt", "it", "nl")
 DEFAULT = "en"
@@ -40,16 +41,18 @@ _STOPWORDS: dict[str, frozenset[str]] = {
                     "niemand echt".split()),
 }
 # Letters/letter pairs that are strong evidence for a language (score per occurrence, capped).
+# Every alternative starts with a literal character (a word start is checked behind it, "ich(?<!\wich)"
+# rather than "\bich") so the regex engine jumps between candidate characters instead of trying each position.
 _MARKS: dict[str, re.Pattern[str]] = {
-    "es": re.compile(r"ñ|¿|¡|ción\b|[áéíóú]n\b|\bq\b"),
-    "de": re.compile(r"ß|ä|ö|ü|sch|\bich\b|ung\b|keit\b"),
-    "fr": re.compile(r"ç|œ|è|ê|à|\bj'|\bc'|eux\b|aient\b"),
-    "pt": re.compile(r"ã|õ|ç[ãõa-z]|ção\b|ções\b|\bnão\b|lh|nh"),
-    "it": re.compile(r"\bche\b|zione\b|gli\b|ò\b|ù\b|\bnon\b|cch|zz"),
-    "nl": re.compile(r"ij|oe|\bniet\b|\bhet\b|aa|uu|\bik\b"),
+    "es": re.compile(r"ñ|¿|¡|ción\b|án\b|én\b|ín\b|ón\b|ún\b|q\b(?<!\wq)"),
+    "de": re.compile(r"ß|ä|ö|ü|sch|ich\b(?<!\wich)|ung\b|keit\b"),
+    "fr": re.compile(r"ç|œ|è|ê|à|j'(?<!\wj')|c'(?<!\wc')|eux\b|aient\b"),
+    "pt": re.compile(r"ã|õ|ç[ãõa-z]|ção\b|ções\b|não\b(?<!\wnão)|lh|nh"),
+    "it": re.compile(r"che\b(?<!\wche)|zione\b|gli\b|ò\b|ù\b|non\b(?<!\wnon)|cch|zz"),
+    "nl": re.compile(r"ij|oe|niet\b(?<!\wniet)|het\b(?<!\whet)|aa|uu|ik\b(?<!\wik)"),
 }
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-_MAX_CHARS = 2000
+_MAX_CHARS = 1000
 
 
 def _norm_hint(hint: str | None) -> str | None:
@@ -59,27 +62,36 @@ def _norm_hint(hint: str | None) -> str | None:
     return base if base in SUPPORTED else None
 
 
+#: word -> the languages whose function-word list holds it (one dict lookup per distinct word).
+_WORD_LANGS: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _w in _words:
+        _WORD_LANGS[_w] = _WORD_LANGS.get(_w, ()) + (_lang,)
+_MARK_CAP = 6
+
+
 def scores(text: str) -> dict[str, float]:
     """Evidence per language; exposed for tests and tie-breaking."""
     sample = text[:_MAX_CHARS].casefold()
-    words = _WORD.findall(sample)
     out = dict.fromkeys(SUPPORTED, 0.0)
-    for w in words:
-        for lang, sw in _STOPWORDS.items():
-            if w in sw:
-                out[lang] += 1.0
+    counts = Counter(_WORD.findall(sample))
+    for w in counts.keys() & _WORD_LANGS.keys():
+        n = counts[w]
+        for lang in _WORD_LANGS[w]:
+            out[lang] += n
     for lang, rx in _MARKS.items():
-        out[lang] += min(len(rx.findall(sample)), 6) * 0.5
+        found = 0
+        for _ in rx.finditer(sample):
+            found += 1
+            if found == _MARK_CAP:
+                break
+        out[lang] += found * 0.5
     return out
 
 
-def guess_language(text: str, hint: str | None = None) -> str:
-    """Best guess among SUPPORTED; the hint wins for short or ambiguous text. Never raises."""
+def guess_from_scores(sc: dict[str, float], hint: str | None = None) -> str:
+    """guess_language() for scores already computed (the detector needs both and computes them once)."""
     hinted = _norm_hint(hint)
-    try:
-        sc = scores(text if isinstance(text, str) else str(text))
-    except Exception:  # noqa: BLE001 - language is a nicety; never let it break detection
-        return hinted or DEFAULT
     ranked = sorted(sc.items(), key=lambda kv: (-kv[1], SUPPORTED.index(kv[0])))
     (best, top), (_, second) = ranked[0], ranked[1]
     if hinted is not None:
@@ -90,3 +102,12 @@ def guess_language(text: str, hint: str | None = None) -> str:
     if top < 1.0 or (top == second and sc[DEFAULT] == top):
         return DEFAULT
     return best
+
+
+def guess_language(text: str, hint: str | None = None) -> str:
+    """Best guess among SUPPORTED; the hint wins for short or ambiguous text. Never raises."""
+    try:
+        sc = scores(text if isinstance(text, str) else str(text))
+    except Exception:  # noqa: BLE001 - language is a nicety; never let it break detection
+        return _norm_hint(hint) or DEFAULT
+    return guess_from_scores(sc, hint)

@@ -180,6 +180,17 @@ def _alternation(per_lang: dict[str, list[str]]) -> re.Pattern[str] | None:
 
 
 _NEVER = re.compile(r"(?!x)x")
+#: Texts up to this length are searched from the first literal hit to the end (one window per pattern).
+SHORT_TEXT = 600
+_WORD_END = re.compile(r"\W")
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+#: For window sizes only (long texts): an unbounded run of one character class ("\w+") is taken to be at most
+#: _MAX_WORD long, any other unbounded repeat ("(?:really |so )*") at most _MAX_REPEAT times.
+_MAX_WORD = 40
+_MAX_REPEAT = 8
 
 
 def compile_dir(directory: Path = LEXICON_DIR, languages: tuple[str, ...] = LANGUAGES) -> Compiled:
@@ -254,9 +265,10 @@ het een van niet met voor maar ook nog wat als dat zijn
 """.split())
 
 
-def _score(lits: frozenset[str]) -> tuple[int, int, int]:
+def _score(cand: tuple[frozenset[str], bool]) -> tuple[int, int, int, int]:
+    lits, initial = cand
     shortest = min(len(x) for x in lits)
-    return (0 if lits & _COMMON or shortest < 3 else 1, shortest, -len(lits))
+    return (0 if lits & _COMMON or shortest < 3 else 1, int(initial), shortest, -len(lits))
 
 
 def _lead(seq: Any) -> str:
@@ -268,41 +280,153 @@ def _lead(seq: Any) -> str:
     return "".join(out)
 
 
-def _required(seq: Any) -> frozenset[str] | None:
-    """A set of literals at least one of which every match contains, or None if none can be derived."""
-    best: frozenset[str] | None = None
-    run: list[str] = []
+def _is_space_item(op: Any, av: Any) -> bool:
+    if op is _LIT:
+        return chr(av).isspace()
+    if op is _sre.CATEGORY:
+        return av is _sre.CATEGORY_SPACE
+    if op is _sre.IN:
+        return bool(av) and all(_is_space_item(o, a) for o, a in av)
+    return False
 
-    def offer(cand: frozenset[str] | None) -> None:
+
+def _ends_space(seq: Any, before: bool) -> bool:
+    """Is the position after `seq` preceded by whitespace (or, if `seq` can be empty, as before it)?"""
+    at = before
+    for op, av in seq:
+        if op in (_sre.ASSERT, _sre.ASSERT_NOT, _sre.AT):
+            continue
+        if op is _SUB:
+            at = _ends_space(av[-1], at)
+        elif op is _BRANCH:
+            at = all(_ends_space(alt, at) for alt in av[1])
+        elif op in _REPEATS:
+            ends = _ends_space(av[2], at)
+            at = ends if av[0] >= 1 else (ends and at)
+        else:
+            at = _is_space_item(op, av)
+    return at
+
+
+def _required(seq: Any, initial: bool = True) -> tuple[frozenset[str], bool] | None:
+    """A set of literals at least one of which every match contains, or None if none can be derived; and
+    whether that literal always starts a word in the text (it opens the match, or follows whitespace), so
+    the gate may look for it at word starts only. `initial`: whether `seq` itself starts at a word start."""
+    best: tuple[frozenset[str], bool] | None = None
+    run: list[str] = []
+    run_initial = False
+    at = initial
+
+    def offer(cand: tuple[frozenset[str], bool] | None) -> None:
         nonlocal best
-        if cand and (best is None or _score(cand) > _score(best)):
+        if cand and cand[0] and min(len(x) for x in cand[0]) >= _MIN_LIT and (
+                best is None or _score(cand) > _score(best)):
             best = cand
 
     def flush() -> None:
         if run:
-            offer(frozenset({"".join(run)}))
+            offer((frozenset({"".join(run)}), run_initial))
             run.clear()
 
     for op, av in seq:
         if op is _LIT:
+            if not run:
+                run_initial = at
             run.append(chr(av))
+            at = chr(av).isspace()
             continue
         if op is _BRANCH and run:
             # The parser factors common prefixes ("use|used" -> "us" + (e|ed)): glue them back together.
-            offer(frozenset("".join(run) + _lead(a) for a in av[1]))
+            offer((frozenset("".join(run) + _lead(a) for a in av[1]), run_initial))
         flush()
+        if op in (_sre.ASSERT, _sre.ASSERT_NOT, _sre.AT):
+            continue
         if op is _SUB:
-            offer(_required(av[-1]))
+            offer(_required(av[-1], at))
+            at = _ends_space(av[-1], at)
         elif op is _BRANCH:
-            alts = [_required(a) for a in av[1]]
+            alts = [_required(a, at) for a in av[1]]
             if all(alts):
-                offer(frozenset().union(*alts))  # type: ignore[arg-type]
-        elif op in _REPEATS and av[0] >= 1:
-            offer(_required(av[2]))
+                offer((frozenset().union(*(x[0] for x in alts)), all(x[1] for x in alts)))  # type: ignore[union-attr]
+            at = all(_ends_space(a, at) for a in av[1])
+        elif op in _REPEATS:
+            if av[0] >= 1:
+                offer(_required(av[2], at))
+            ends = _ends_space(av[2], at)
+            at = ends if av[0] >= 1 else (ends and at)
+        else:
+            at = _is_space_item(op, av)
     flush()
-    if best is not None and min(len(x) for x in best) < _MIN_LIT:
-        return None
     return best
+
+
+def _leading(seq: Any) -> frozenset[str] | None:
+    """Literals one of which every match BEGINS with (each at least _MIN_LIT long), or None."""
+    for op, av in seq:
+        if op is _LIT:
+            found = frozenset({_lead(list(seq)[list(seq).index((op, av)):])})
+            break
+        if op is _SUB:
+            found = _leading(av[-1])
+            break
+        if op is _BRANCH:
+            alts = [_leading(a) for a in av[1]]
+            found = frozenset().union(*alts) if all(alts) else None  # type: ignore[arg-type]
+            break
+        return None
+    else:
+        return None
+    if not found or min(len(x) for x in found) < _MIN_LIT:
+        return None
+    return found
+
+
+_NARROW_START = 6
+
+
+def _first_chars(seq: Any) -> set[str] | None:
+    """The characters a match can start with, or None if that is not simple to tell."""
+    for op, av in seq:
+        if op is _LIT:
+            return {chr(av)}
+        if op is _SUB:
+            return _first_chars(av[-1])
+        if op is _BRANCH:
+            out: set[str] = set()
+            for alt in av[1]:
+                got = _first_chars(alt)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        if op in _REPEATS and av[0] >= 1:
+            return _first_chars(av[2])
+        return None
+    return None
+
+
+def _window_width(seq: Any) -> int:
+    """The widest match of a parsed pattern, with unbounded repeats capped (a repeated single character at
+    `_MAX_WORD`, anything else at `_MAX_REPEAT` times): the half-width of a search window around a literal."""
+    total = 0
+    for op, av in seq:
+        if op is _BRANCH:
+            total += max(_window_width(a) for a in av[1])
+        elif op is _SUB:
+            total += _window_width(av[-1])
+        elif op in _REPEATS:
+            lo, hi, sub = av
+            one = _window_width(sub)
+            if hi == _sre.MAXREPEAT:
+                hi = max(lo, _MAX_WORD if one <= 1 else _MAX_REPEAT)
+            total += hi * one
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT, _sre.AT):
+            continue
+        elif op in (_LIT, _sre.NOT_LITERAL, _sre.IN, _sre.ANY, _sre.CATEGORY):
+            total += 1
+        else:
+            return 1 << 30  # group references and the like: no bound, search the whole text
+    return total
 
 
 def _trie_regex(words: set[str]) -> str:
@@ -331,25 +455,97 @@ class Gate:
     trigger: re.Pattern[str]
     by_literal: dict[str, tuple[int, ...]]
     prefixes: dict[str, tuple[str, ...]]
+    inside: tuple[str, ...]                                   # literals that may sit inside a word: str.find
+    anchored: tuple[bool, ...]                                # per pattern: every match starts with a literal
     patterns: tuple[tuple[str, str, re.Pattern[str]], ...]   # (category or exception, lang, regex)
     reach: tuple[int, ...]                                    # per pattern: max match width (search window)
     always: tuple[tuple[str, re.Pattern[str]], ...]          # (name, combined regex with a group per lang)
 
-    def candidates(self, text: str) -> dict[int, int]:
-        """Pattern id -> where to start searching (a match must contain a literal found at or after it)."""
-        ids: dict[int, int] = {}
-        seen: set[str] = set()
+    def matches(self, text: str) -> list[tuple[int, int, int]]:
+        """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`.
+
+        A match contains one of its pattern's literals. Most literals always start a word in a match; they
+        are found at word starts only, in one pass of the trie; the few that can sit inside a word are found
+        with str.find. Then, per woken pattern: if every match BEGINS with one of its literals ("anchored"),
+        it is tried with match() at each occurrence, left to right, skipping occurrences inside the previous
+        match (finditer's rule); otherwise it is searched from `reach` (its widest match) before the first
+        occurrence, and on long texts only in windows of `reach` around each occurrence, so one word at the
+        top of a long paste does not make a pattern rescan the whole paste."""
+        occ: dict[str, list[int]] = {}
         for m in self.trigger.finditer(text):
             lit = m.group(1)
-            if lit in seen:
+            got = occ.get(lit)
+            if got is None:
+                occ[lit] = [m.start()]
+            else:
+                got.append(m.start())
+        find = text.find
+        for lit in self.inside:
+            pos = find(lit)
+            if pos < 0:
                 continue
-            seen.add(lit)
-            pos = m.start()
-            for pre in self.prefixes.get(lit, ()):
-                for pid in self.by_literal.get(pre, ()):
-                    if pid not in ids:
-                        ids[pid] = max(0, pos - self.reach[pid])
-        return ids
+            where = occ.setdefault(lit, [])
+            while pos >= 0:
+                where.append(pos)
+                pos = find(lit, pos + 1)
+        woken: dict[int, list[int]] = {}
+        by_literal, prefixes = self.by_literal, self.prefixes
+        for lit, positions in occ.items():
+            for pre in prefixes.get(lit, ()):
+                for pid in by_literal.get(pre, ()):
+                    got = woken.get(pid)
+                    if got is None:
+                        woken[pid] = list(positions)
+                    else:
+                        got.extend(positions)
+        out: list[tuple[int, int, int]] = []
+        n = len(text)
+        patterns, reach, anchored = self.patterns, self.reach, self.anchored
+        for pid, positions in woken.items():
+            rx = patterns[pid][2]
+            if len(positions) > 1:
+                positions = sorted(set(positions))
+            if anchored[pid]:
+                match = rx.match
+                end = 0
+                for p in positions:
+                    if p < end or (p and _is_word(text[p - 1])):
+                        continue
+                    m = match(text, p)
+                    if m is not None:
+                        end = m.end()
+                        out.append((pid, p, end))
+                continue
+            r = reach[pid]
+            if n <= SHORT_TEXT:
+                windows = [(max(0, positions[0] - r), n)]
+            else:
+                windows = []
+                for p in positions:
+                    lo, hi = p - r, p + r + 64   # 64: no literal is longer
+                    if windows and lo <= windows[-1][1]:
+                        windows[-1] = (windows[-1][0], hi)
+                    else:
+                        windows.append((lo if lo > 0 else 0, hi))
+            search = rx.search
+            for lo, hi in windows:
+                if hi >= n:
+                    hi = n
+                else:
+                    m = _WORD_END.search(text, hi)
+                    hi = m.start() if m else n
+                pos = lo
+                while True:
+                    m = search(text, pos, hi)
+                    if m is None:
+                        break
+                    st = m.start()
+                    if st and _is_word(text[st - 1]):   # gated patterns carry no leading (?<!\w)
+                        pos = st + 1
+                        continue
+                    out.append((pid, st, m.end()))
+                    pos = m.end()
+        return out
 
 
 def _split_top(pattern: str) -> list[str]:
@@ -381,25 +577,45 @@ def build_gate(groups: dict[str, dict[str, list[str]]]) -> Gate:
     reach: list[int] = []
     by_lit: dict[str, list[int]] = {}
     always: dict[str, dict[str, list[str]]] = {}
+    word_start: set[str] = set()
+    inside: set[str] = set()
+    anchored: list[bool] = []
     for name, per_lang in groups.items():
         for lang, pats in per_lang.items():
             for pat in (alt for whole in pats for alt in _split_top(whole)):
                 tree = _sre.parse(pat)
                 req = _required(tree)
+                lead = _leading(tree)
+                anchor = lead is not None and (req is None or _score((lead, True))[0] >= _score(req)[0])
+                if anchor:
+                    req = (lead, True)
                 if req is None:
                     always.setdefault(name, {}).setdefault(lang, []).append(pat)
                     continue
                 pid = len(patterns)
-                patterns.append((name, lang, re.compile(r"(?<!\w)(?:" + pat + r")(?!\w)")))
-                width = tree.getwidth()[1]
-                reach.append(min(width, 1 << 30))  # unbounded: search from the start
-                for lit in req:
+                # No leading (?<!\w): the matcher checks the word start itself, which lets the regex engine
+                # skip ahead to the pattern's possible first characters instead of trying every position.
+                # Anchored patterns are tried with match() at word starts only. For the others, a pattern with
+                # few possible first characters lets the engine skip ahead, so the word start is checked
+                # afterwards; one that can start with many (a long list of phrases) fails faster with the
+                # lookbehind in front.
+                first = _first_chars(tree)
+                wide = not anchor and (first is None or len(first) > _NARROW_START)
+                patterns.append((name, lang, re.compile((r"(?<!\w)" if wide else "") + r"(?:" + pat + r")(?!\w)")))
+                reach.append(_window_width(tree))
+                anchored.append(anchor)
+                lits_, initial = req
+                for lit in lits_:
                     by_lit.setdefault(lit, []).append(pid)
-    lits = set(by_lit)
-    prefixes = {w: tuple(w[:k] for k in range(_MIN_LIT, len(w) + 1) if w[:k] in lits) for w in lits}
-    trigger = re.compile("(?=(" + _trie_regex(lits) + "))") if lits else _NEVER
+                    (word_start if initial else inside).add(lit)
+    word_start -= inside   # a literal needed anywhere is searched anywhere (str.find), for every pattern
+    prefixes = {w: tuple(w[:k] for k in range(_MIN_LIT, len(w) + 1) if w[:k] in word_start) for w in word_start}
+    for w in inside:
+        prefixes[w] = (w,)
+    trigger = re.compile(r"(?<!\w)(?=(" + _trie_regex(word_start) + "))") if word_start else _NEVER
     comb = tuple((n, rx) for n, per in always.items() if (rx := _alternation(per)) is not None)
-    return Gate(trigger, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(patterns), tuple(reach), comb)
+    return Gate(trigger, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
+                tuple(anchored), tuple(patterns), tuple(reach), comb)
 
 
 _lock = threading.Lock()

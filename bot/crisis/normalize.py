@@ -54,7 +54,10 @@ EMOJI_TOKENS: dict[str, str] = {
     "\U0001f686": "emjtrain",    # train
     "\U0001f682": "emjtrain",    # locomotive
 }
-_EMOJI_RE = re.compile("|".join(re.escape(k) for k in sorted(EMOJI_TOKENS, key=len, reverse=True)))
+_EMOJI_RE = re.compile("[" + "".join(re.escape(k) for k in EMOJI_TOKENS) + "]")  # all single code points
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NEWLINE_CHAR = re.compile("[\n\r\u2028\u2029\u0085]")
+_LEET_CHAR = re.compile("[0-9@$!|€]")
 
 # Leetspeak inside words only: "su1c1de", "k!ll", "mys3lf". Numbers with units ("50mg") are left alone.
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i",
@@ -70,6 +73,8 @@ DEFAULT_MASK_WORDS: frozenset[str] = frozenset({
 })
 
 _SPACED = re.compile(r"(?<![\w])(?:[a-zà-ÿ][ .\-_]){2,}[a-zà-ÿ](?![\w])")
+#: Same condition as _SPACED's start, written letter-first so the engine can skip ahead (no leading lookbehind).
+_SPACED_HINT = re.compile(r"[a-zà-ÿ](?<![\w][a-zà-ÿ])[ .\-_][a-zà-ÿ][ .\-_][a-zà-ÿ](?![\w])")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _NEWLINES = re.compile(r"\s*[\n\r\u2028\u2029\u0085]+\s*")
 _SPACES = re.compile(r"\s+")
@@ -152,23 +157,37 @@ def canonical(text: object, unmasker: _Unmasker | None = None) -> str:
         else:
             text = "" if text is None else str(text)
     s = cap_raw(text)
-    s = unicodedata.normalize("NFKC", s)
-    s = _EMOJI_RE.sub(lambda m: " " + EMOJI_TOKENS[m.group(0)] + " ", s)
-    s = _INVISIBLE.sub("", s)
-    s = s.casefold()
-    if not s.isascii():
-        # Accents dropped: people type "suicidio"/"nao"/"mude" without them, and lexicons are written so.
-        s = unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", s)))
-    s = s.translate(_APOSTROPHES).translate(_QUOTES)
+    # Each step below is skipped when a cheap check shows it cannot change anything: most messages are
+    # plain ASCII with no newline, mask, leetspeak or spaced-out letters, and every regex pass over a long
+    # paste costs time on the safety path.
+    if s.isascii():
+        if _ASCII_CONTROL.search(s):
+            s = _INVISIBLE.sub("", s)
+        s = s.casefold()
+    else:
+        s = unicodedata.normalize("NFKC", s)
+        if _EMOJI_RE.search(s):
+            s = _EMOJI_RE.sub(lambda m: " " + EMOJI_TOKENS[m.group(0)] + " ", s)
+        s = _INVISIBLE.sub("", s)
+        s = s.casefold()
+        if not s.isascii():
+            # Accents dropped: people type "suicidio"/"nao"/"mude" without them, and lexicons are written so.
+            s = unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", s)))
+        s = s.translate(_APOSTROPHES).translate(_QUOTES)
+    if "`" in s:
+        s = s.replace("`", "'")
     s = s.replace("'", "")
-    s = _NEWLINES.sub(" . ", s)
-    s = _SPACES.sub(" ", s)
+    if _NEWLINE_CHAR.search(s):
+        s = _NEWLINES.sub(" . ", s)
+    s = " ".join(s.split())   # same whitespace set as \s; the ends are stripped below anyway
     if "*" in s or "#" in s:
         s = _MASK_TOKEN.sub(unmasker or _DEFAULT_UNMASKER, s)
-    s = _strip_trailing_bang(s)
-    if _LEET_HINT.search(s):
+    if "!" in s or "|" in s:
+        s = _strip_trailing_bang(s)
+    if _LEET_CHAR.search(s) and _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_deleet_token, s)
-    s = _SPACED.sub(_join_spaced, s)
+    if _SPACED_HINT.search(s):
+        s = _SPACED.sub(_join_spaced, s)
     return s.strip()
 
 

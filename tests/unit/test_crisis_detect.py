@@ -201,3 +201,104 @@ def test_per_language_recall_within_five_points_of_english() -> None:
     recall = {lang: hit[lang] / total[lang] for lang in total}
     for lang, r in recall.items():
         assert r >= recall["en"] - 0.05, recall
+
+
+# -- general phrasings added after the first dev-set review (written by the project, not taken from any data) --
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Please don't tell me how much it would hurt my parents, I've heard it", "en"),
+    ("stop telling me to think about my kids", "en"),
+    ("no me digas cuánto le va a doler a mi familia", "es"),
+    ("sag mir nicht, wie sehr es meine Familie verletzen wird", "de"),
+    ("ne me dis pas à quel point ça va faire du mal à ma famille", "fr"),
+    ("não me diga o quanto isso vai magoar minha família", "pt"),
+    ("non dirmi quanto farà soffrire la mia famiglia", "it"),
+    ("zeg niet hoeveel pijn het mijn familie zal doen", "nl"),
+])
+def test_pushing_back_on_the_family_argument_is_ideation(text: str, lang: str) -> None:
+    # "Think of how it would hurt your family" is what people hear when they disclose suicidal thoughts;
+    # pushing back on it says the thought is there.
+    a = assess(text, lang)
+    assert a.level >= M and "ideation" in a.signals, a
+
+
+def test_the_family_phrase_about_something_else_is_not_ideation() -> None:
+    assert _level("don't tell me it would hurt my family if I moved abroad") == N
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("cutting hurts nobody but me", "en"),
+    ("self-harm that harms no one else is my business", "en"),
+    ("cortarse no le hace daño a nadie", "es"),
+    ("Ritzen schadet doch niemandem", "de"),
+    ("la scarification ne fait de mal à personne", "fr"),
+    ("a automutilação não machuca ninguém", "pt"),
+    ("l'autolesionismo non fa male a nessuno", "it"),
+    ("zelfbeschadiging doet niemand pijn", "nl"),
+])
+def test_self_harm_hurts_nobody_is_pro_harm(text: str, lang: str) -> None:
+    assert _level(text, lang) >= M
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("there isn't anyone left to turn to", "en"),
+    ("no tengo a nadie a quien acudir", "es"),
+    ("es gibt niemanden, an den ich mich wenden kann", "de"),
+    ("je n'ai personne vers qui me tourner", "fr"),
+    ("não tenho a quem recorrer", "pt"),
+    ("non ho nessuno a cui rivolgermi", "it"),
+    ("ik kan nergens meer terecht", "nl"),
+])
+def test_no_one_to_turn_to_is_distress(text: str, lang: str) -> None:
+    a = assess(text, lang)
+    assert a.level == L and "distress" in a.signals, a
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("I feel trapped, I'm so hopeless and there isn't anyone left to turn to", "en"),
+    ("I feel like a burden, everything is pointless and I really don't want to ask for help", "en"),
+    ("estou sem esperança, me sinto presa e não tenho a quem recorrer", "pt"),
+])
+def test_entrapment_with_hopelessness_checks_safety(text: str, lang: str) -> None:
+    # Three separate signs of hopelessness/entrapment in one message: Haven checks safety (moderate).
+    a = assess(text, lang)
+    assert a.level == M and "cumulative" in a.signals, a
+
+
+@pytest.mark.parametrize("text", ["I don't want to ask for help with my homework", "I'd rather not tell anyone my grades"])
+def test_help_reluctance_alone_is_at_most_low(text: str) -> None:
+    assert _level(text) <= L
+
+
+def test_failed_attempt_mechanics_count_as_a_past_attempt() -> None:
+    assert _level("I was 22 when the noose snapped") == M
+    assert _level("my gun misfired when I tried") >= M
+    assert _level("the gun jammed at the range today") == N
+
+
+def test_generalised_abuse_and_self_harm_phrasings() -> None:
+    assert _level("No job. Abusive parents. No way out.") >= H      # telegraphic self-description
+    assert _level("signs of an abusive home in children") <= L     # topic, not disclosure
+    assert _level("bloodletting was a common medieval treatment") == N
+    assert _level("I started bloodletting last month") >= H
+    assert _level("the cuts didn't even hurt anymore") >= H
+
+
+def test_gate_finds_exactly_what_a_full_scan_finds() -> None:
+    # The literal gate, anchored matching and long-text windows are optimisations only: on a mix of short,
+    # long and repetitive texts they must report exactly the matches of running every pattern everywhere.
+    import re
+
+    from bot.crisis import lexicon
+    from bot.crisis.normalize import normalize
+
+    gate = lexicon.get().gate
+    full = [re.compile(r"(?<!\w)(?:" + rx.pattern.removeprefix(r"(?<!\w)") + ")") for _, _, rx in gate.patterns]
+    filler = "Today was long and I went to work again, then home. "
+    texts = ["I want to die", "kill the python process", "my friend said she wants to die",
+             filler * 60 + "I'm going to kill myself tonight", "I cut again. " + filler * 30 + " goodbye forever",
+             "skill myself killjoy unaliveable", "no quiero vivir más, me voy a matar esta noche"]
+    for text in texts:
+        form = normalize(text)
+        want = sorted((pid, *m.span()) for pid, rx in enumerate(full) for m in rx.finditer(form))
+        assert sorted(gate.matches(form)) == want, text
