@@ -156,6 +156,9 @@ class Core:
         if self.second_opinion is not None:
             assessment = await self.second_opinion.review(clean.text, turn.lang, assessment)
         turn.assessment = self._roll_risk(turn, assessment)
+        profile = turn.user.profile if turn.user else {}
+        if assessment.lang != turn.lang and not profile.get("language") and self.catalog.has_language(assessment.lang):
+            turn.lang = assessment.lang   # answer in the language the person writes in, unless they chose one
         if clean.truncated:
             turn.outgoing.append(Reply(self.catalog.t("truncated_notice", turn.lang, max_chars=limits.max_message_chars)))
         if turn.first_contact and event.conversation.is_direct:

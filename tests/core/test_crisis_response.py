@@ -88,6 +88,13 @@ async def test_crisis_reply_in_the_persons_language(memory: MemoryAdapter) -> No
     assert "024" in text and "112" in text
 
 
+async def test_crisis_reply_follows_the_language_written_without_a_locale(memory: MemoryAdapter) -> None:
+    text = texts(await memory.send("no puedo más, quiero suicidarme esta noche"))
+    assert "¿Estás pensando en quitarte la vida?" in text
+    german = texts(await memory.send("ich will mich umbringen", user="de-user"))
+    assert "Denkst du daran, dir das Leben zu nehmen?" in german
+
+
 async def test_safe_messaging_in_every_crisis_text(memory: MemoryAdapter) -> None:
     out = await memory.send("I want to kill myself")
     text = texts(out).lower()
