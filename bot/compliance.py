@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.events import Reply
+from bot.events import Button, Reply
 from bot.turn import Turn
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ class Compliance:
                 and not turn.disclosed):
             await self._notice(turn, "compliance.gap_notice", "notice_gap")
         if asks_if_human(text):
-            await self._notice(turn, "compliance.are_you_human", "notice_asked_if_human")
+            await self._notice(turn, "compliance.are_you_human", "notice_asked_if_human",
+                               buttons=(Button(self.t("crisis.button_person", turn.lang), "crisis:person"),))
             return True
         return False
 
@@ -119,8 +120,8 @@ class Compliance:
             return
         state["last_reminder_at"] = turn.now.isoformat()
 
-    async def _notice(self, turn: Turn, key: str, audit_kind: str) -> None:
-        turn.outgoing.append(Reply(self.t(key, turn.lang, bot_name=self.core.settings.bot.name)))
+    async def _notice(self, turn: Turn, key: str, audit_kind: str, buttons: tuple[Button, ...] = ()) -> None:
+        turn.outgoing.append(Reply(self.t(key, turn.lang, bot_name=self.core.settings.bot.name), buttons=buttons))
         if not turn.degraded:
             await self.core.store.audit(audit_kind, turn.now, turn.user_key, {"profile": self.core.settings.compliance.profile})
 
