@@ -26,6 +26,10 @@ JobHandler = Callable[[Job], Awaitable[None]]
 #: Feature modules loaded into every core, in order. Add one line per feature.
 FEATURE_MODULES: tuple[str, ...] = (
     "bot.flows.skills",
+    "bot.flows.settings",
+    "bot.flows.mood",
+    "bot.flows.screening",
+    "bot.flows.ideas",
 )
 
 
