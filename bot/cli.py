@@ -282,6 +282,39 @@ def protocol(config_file: Path | None) -> None:
 
 
 @main.command()
+@CONFIG_OPTION
+@DATA_DIR_OPTION
+@click.option("--provider", "provider_id", required=True, help="Provider id from appointments.providers.")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD in the provider's time zone (default: today there).")
+def appointments(config_file: Path | None, data_dir: Path | None, provider_id: str, day: object) -> None:
+    """List one provider's booked appointments for a day: booking references, names only where shared."""
+    from datetime import datetime
+
+    from bot.flows.appointments_manage import day_sheet
+    from bot.flows.appointments_store import AppointmentStore
+    from bot.flows.providers import load_providers
+
+    settings, store, _ = _admin_store(config_file, data_dir)
+    if not settings.appointments.providers:
+        raise click.UsageError("appointments.providers is not set in the config")
+    providers = {p.id: p for p in load_providers(settings.appointments.providers)}
+    provider = providers.get(provider_id)
+    if provider is None:
+        raise click.BadParameter(f"unknown provider (known: {', '.join(sorted(providers))})", param_hint="--provider")
+    local_day = day.date() if isinstance(day, datetime) else datetime.now(provider.zone).date()
+
+    async def go() -> list[str]:
+        await store.open()
+        try:
+            return await day_sheet(AppointmentStore(store), provider, local_day)
+        finally:
+            await store.close()
+
+    click.echo("\n".join(asyncio.run(go())))
+
+
+@main.command()
 def keygen() -> None:
     """Print a new privacy.encryption_key (32 random bytes, URL-safe base64). Keep it in an env var."""
     from bot.privacy import generate_key

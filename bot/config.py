@@ -221,7 +221,43 @@ class ComplianceSettings(_Section):
 
 
 class AppointmentSettings(_Section):
+    #: Providers YAML (see config/providers.example.yaml): a path (relative to the working directory) or a
+    #: file:// URL. It is validated here too, so `haven check-config` reports its mistakes with FILE:LINE.
     providers: str | None = None
+    #: Reminders before each appointment, as durations (`24h`, `1h`, `30m`); an empty list sends none.
+    reminders: list[float] = [86400.0, 3600.0]
+    #: The earliest time that can be booked, from now.
+    min_notice: float = 7200.0
+    #: How far ahead free times are offered.
+    horizon_days: int = Field(default=21, ge=1, le=180)
+    #: Free times shown at once, as buttons (two more buttons follow: later times, stop).
+    slots_shown: int = Field(default=6, ge=1, le=6)
+    #: Offer the optional intake (shared with the provider only with consent) before a first appointment.
+    intake: bool = True
+
+    @field_validator("reminders", mode="before")
+    @classmethod
+    def _reminders(cls, value: object) -> object:
+        if not isinstance(value, list):
+            raise ValueError("expected a list of durations such as [24h, 1h]")
+        return sorted({parse_duration(item) for item in value}, reverse=True)
+
+    @field_validator("min_notice", mode="before")
+    @classmethod
+    def _notice(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("providers")
+    @classmethod
+    def _providers_file(cls, value: str | None) -> str | None:
+        if value:
+            from bot.flows.providers import ProviderError, load_providers   # the flow owns the file's schema
+
+            try:
+                load_providers(value)
+            except ProviderError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class ResourceSettings(_Section):

@@ -30,6 +30,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "bot.flows.mood",
     "bot.flows.screening",
     "bot.flows.ideas",
+    "bot.flows.booking",
 )
 
 

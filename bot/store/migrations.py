@@ -116,4 +116,34 @@ SQLITE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX screenings_user ON screenings(user_key, at);
     """,
+    # 4: appointments and intake (bot/flows/booking.py). One booked appointment per provider and start time, enforced
+    # by the database (a partial UNIQUE index: a cancelled booking frees its slot). `details` (where to reach the
+    # person, the name they chose to share, their topic) and intake `answers` are encrypted like message text.
+    """
+    CREATE TABLE appointments (
+        booking_id  TEXT PRIMARY KEY,
+        user_key    TEXT NOT NULL,
+        provider_id TEXT NOT NULL,
+        starts_at   TEXT NOT NULL,
+        ends_at     TEXT NOT NULL,
+        modality    TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('booked', 'cancelled')),
+        sequence    INTEGER NOT NULL DEFAULT 0,
+        details     TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX appointments_one_per_slot ON appointments(provider_id, starts_at) WHERE status = 'booked';
+    CREATE INDEX appointments_user ON appointments(user_key, status);
+    CREATE INDEX appointments_provider ON appointments(provider_id, starts_at);
+    CREATE TABLE intakes (
+        id         INTEGER PRIMARY KEY,
+        user_key   TEXT NOT NULL,
+        booking_id TEXT NOT NULL,
+        answers    TEXT NOT NULL DEFAULT '',
+        shared     INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX intakes_user ON intakes(user_key);
+    """,
 ]

@@ -45,6 +45,8 @@ ENCRYPTED_COLUMNS: list[tuple[str, str, str, str]] = [
     ("mood_entries", "id", "emotions", "mood"),
     ("mood_entries", "id", "note", "mood"),
     ("screenings", "id", "answers", "screening"),
+    ("appointments", "booking_id", "details", "appointment"),
+    ("intakes", "id", "answers", "intake"),
 ]
 _LEVELS = ["none", "low", "moderate", "high", "imminent"]
 T = TypeVar("T")
@@ -584,6 +586,12 @@ class SqliteStore:
             messages = await cursor.fetchall()
         async with self.db.execute("SELECT state FROM conversations WHERE user_key=?", (user_key,)) as cursor:
             states = await cursor.fetchall()
+        async with self.db.execute("SELECT booking_id, provider_id, starts_at, ends_at, modality, status, details"
+                                   " FROM appointments WHERE user_key=? ORDER BY starts_at", (user_key,)) as cursor:
+            bookings = await cursor.fetchall()
+        async with self.db.execute("SELECT booking_id, answers, shared, created_at FROM intakes WHERE user_key=?"
+                                   " ORDER BY id", (user_key,)) as cursor:
+            intakes = await cursor.fetchall()
         return {
             "profile": json.loads(self._cipher.decrypt(user[2], "profile")),
             "platform": user[0], "created_at": user[1],
@@ -597,6 +605,10 @@ class SqliteStore:
                       for m in await self.moods(user_key)],
             "screenings": [{"at": _ts(s.at), "questionnaire": s.questionnaire, "score": s.score, "band": s.band,
                             "answers": list(s.answers)} for s in reversed(await self.screenings(user_key, 10_000))],
+            "appointments": [{"booking": b[0], "provider": b[1], "starts_at": b[2], "ends_at": b[3], "modality": b[4],
+                              "status": b[5], "details": self._cipher.decrypt(b[6], "appointment")} for b in bookings],
+            "intakes": [{"booking": i[0], "shared": bool(i[2]), "at": i[3],
+                         "answers": self._cipher.decrypt(i[1], "intake")} for i in intakes],
         }
 
     async def erase_user(self, user_key: str) -> None:
@@ -605,6 +617,7 @@ class SqliteStore:
             for statement in ("DELETE FROM messages WHERE user_key=?", "DELETE FROM cases WHERE user_key=?",
                               "DELETE FROM mood_entries WHERE user_key=?", "DELETE FROM screenings WHERE user_key=?",
                               "DELETE FROM conversations WHERE user_key=?",
+                              "DELETE FROM appointments WHERE user_key=?", "DELETE FROM intakes WHERE user_key=?",
                               "DELETE FROM jobs WHERE user_key=?",
                               "DELETE FROM audit_log WHERE user_key=?",
                               "DELETE FROM users WHERE user_key=?"):
