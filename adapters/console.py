@@ -48,9 +48,17 @@ class ConsoleAdapter:
         return None
 
     async def deliver(self, target: ConversationRef, item: Outgoing) -> None:
-        """Staff notices on the console deployment go to the same terminal, clearly marked."""
-        if isinstance(item, (Reply, Notify)):
+        """Something sent outside a reply. To the person (a check-in, a follow-up): shown like a reply, buttons
+        and all, then the prompt again. Anywhere else (a staff destination on the console): clearly marked."""
+        if target.chat_id == self.conversation.chat_id:
+            self._out.write("\n")
+            await self._render([item])
+            self._out.write(PROMPT)
+            self._out.flush()
+        elif isinstance(item, (Reply, Notify)):
             self._print(f"[staff notice] {item.text}")
+        elif isinstance(item, Attachment):
+            self._print(f"[staff notice] attachment: {self._save(item)}")
 
     async def run(self) -> int:
         """Chat until end of input or /quit. Returns the exit status (0)."""
@@ -86,8 +94,11 @@ class ConsoleAdapter:
             if isinstance(item, Reply):
                 self._print(item.text)
                 buttons += item.buttons
+            elif isinstance(item, Notify) and item.target.chat_id == self.conversation.chat_id:
+                self._print(item.text)
+                buttons += item.buttons
             elif isinstance(item, Notify):
-                await self.deliver(item.target, item)
+                self._print(f"[staff notice] {item.text}")
             elif isinstance(item, Attachment):
                 self._print(f"attachment: {self._save(item)}")
         if buttons:

@@ -33,6 +33,12 @@ log = logging.getLogger("haven.discord")
 CORE_COMMANDS = {
     "resources": "Helplines and services near you (optionally for a topic)",
     "safetyplan": "Your personal safety plan",
+    "skills": "Short exercises for stress, worry, sleep and low mood",
+    "mood": "Note how you feel and see your last 30 days",
+    "screen": "A short wellbeing questionnaire (PHQ-9, GAD-7, WHO-5)",
+    "ideas": "Suggestions that fit you",
+    "book": "Book a session with a counsellor",
+    "appointments": "Your appointments",
     "settings": "Your language, country and other preferences",
     "about": "What Haven is, what it stores, and who runs it",
     "mydata": "See or export what Haven has stored about you",

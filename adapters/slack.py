@@ -49,7 +49,8 @@ log = logging.getLogger("haven.slack")
 PLATFORM = "slack"
 DRAIN_TIMEOUT_S = 15.0
 #: Commands people can type after `/haven`; anything else is passed on so the core can say it doesn't know it.
-SUBCOMMANDS = ("resources", "safetyplan", "settings", "about", "mydata", "forget", "help", "start")
+SUBCOMMANDS = ("resources", "safetyplan", "skills", "mood", "screen", "screenings", "ideas", "book", "appointments",
+               "settings", "about", "mydata", "forget", "help", "start")
 _MESSAGE_SUBTYPES = (None, "file_share", "thread_broadcast")
 _MAX_INBOUND_CHARS = 100_000   # Slack caps messages at 40k; anything longer is not Slack's
 

@@ -155,7 +155,7 @@ class Core:
         assessment = self.detect(clean.text, turn.lang)
         if self.second_opinion is not None:
             assessment = await self.second_opinion.review(clean.text, turn.lang, assessment)
-        turn.assessment = self._roll_risk(turn, assessment)
+        turn.assessment = self.roll_risk(turn, assessment)
         profile = turn.user.profile if turn.user else {}
         if assessment.lang != turn.lang and not profile.get("language") and self.catalog.has_language(assessment.lang):
             turn.lang = assessment.lang   # answer in the language the person writes in, unless they chose one
@@ -190,7 +190,7 @@ class Core:
         elif self.crisis_flow.active(turn) and await self.crisis_flow.on_message(turn, clean.text):
             pass
         else:
-            await self._respond(turn, clean.text)
+            await self.respond(turn, clean.text)
             if self.crisis_flow.active(turn):
                 self.crisis_flow.keep_help_close(turn)
         await self.compliance.after_reply(turn)
@@ -204,7 +204,8 @@ class Core:
             return Assessment(effective.level, tuple(effective.signals) + ("requested_human",), turn.lang)
         return Assessment(RiskLevel.NONE, ("requested_human",), turn.lang)
 
-    def _roll_risk(self, turn: Turn, assessment: Assessment) -> Assessment:
+    def roll_risk(self, turn: Turn, assessment: Assessment) -> Assessment:
+        """Fold an assessment into the person's rolling risk (used by questionnaires, e.g. PHQ-9 item 9)."""
         personal = turn.personal()
         if personal is None:
             return assessment
@@ -231,7 +232,8 @@ class Core:
         replied = (turn.personal() or {}).get("crisis", {}).get("replied_level", 0)
         return int(effective.level) > int(replied)
 
-    async def _respond(self, turn: Turn, text: str) -> None:
+    async def respond(self, turn: Turn, text: str) -> None:
+        """The responder's reply (Claude or offline). Guided flows call this for messages that are not answers."""
         memory = turn.state.setdefault("responder", {}) if turn.state is not None else {}
         history: list[tuple[str, str]] = []
         if turn.consented and not turn.degraded and getattr(self.responder, "uses_history", True):

@@ -67,6 +67,9 @@ class CrisisFlow:
         assert assessment is not None
         crisis = self.state(turn)
         crisis.update(active=True, checks=0, replied_level=max(int(assessment.level), crisis.get("replied_level", 0)))
+        # Whatever guided flow was open (a safety plan step, a questionnaire) is closed: the next message is the
+        # person talking to us about their crisis, not an answer to a form.
+        turn.flow().pop("pending", None)
         youth = bool(turn.user and turn.user.profile.get("minor"))
         reply = self.core.crisis.reply(assessment, turn.country, turn.lang, youth=youth)
         quote = quote_line(self.core, turn)
@@ -154,7 +157,8 @@ class CrisisFlow:
 
     def _offer_followup(self, turn: Turn) -> None:
         crisis = self.state(turn)
-        if crisis.get("followup") in {"yes", "no"}:
+        declined = bool(turn.user and turn.user.profile.get("followups") is False)   # said no in /settings
+        if crisis.get("followup") in {"yes", "no"} or declined:
             turn.outgoing.append(Reply(self.t("crisis_flow.help_nearby", turn.lang)))
             return
         crisis["followup"] = "asked"

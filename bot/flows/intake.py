@@ -57,7 +57,7 @@ async def answered_elsewhere(core: Core, turn: Turn, text: str) -> bool:
         return False
     flow.pop("pending", None)
     if not (crisis and await core.crisis_flow.on_message(turn, text)):
-        await core._respond(turn, text)
+        await core.respond(turn, text)
         if crisis:
             core.crisis_flow.keep_help_close(turn)
     return True

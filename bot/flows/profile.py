@@ -89,7 +89,7 @@ async def yield_to_crisis(core: Core, turn: Turn, text: str) -> bool:
         return False
     turn.flow().pop("pending", None)
     if not await core.crisis_flow.on_message(turn, text):
-        await core._respond(turn, text)
+        await core.respond(turn, text)
         core.crisis_flow.keep_help_close(turn)
     return True
 
@@ -113,7 +113,7 @@ def answer_expired(turn: Turn) -> bool:
 async def release(core: Core, turn: Turn, text: str) -> None:
     """The message was not an answer after all: end the question and let the responder answer it as usual."""
     turn.flow().pop("pending", None)
-    await core._respond(turn, text)
+    await core.respond(turn, text)
     if core.crisis_flow.active(turn):
         core.crisis_flow.keep_help_close(turn)
 

@@ -129,7 +129,7 @@ class ScreeningFlow:
         flow.pop("screen", None)
         flow.pop("pending", None)
         signal = f"{questionnaire.id}_item{len(state['answers'])}"
-        turn.assessment = self.core._roll_risk(turn, Assessment(RiskLevel.HIGH, (signal,), turn.lang))
+        turn.assessment = self.core.roll_risk(turn, Assessment(RiskLevel.HIGH, (signal,), turn.lang))
         log.info("event=screening_crisis questionnaire=%s", questionnaire.id)
         await self.core.crisis_flow.reply(turn)
         if not turn.degraded:

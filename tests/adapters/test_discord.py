@@ -142,6 +142,7 @@ async def test_identify_carries_token_and_only_the_intents_features_need(world: 
         assert identify["intents"] == GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT
         names = {command["name"] for command in world.fake.commands}
         assert names == {"resources", "safetyplan", "settings", "about", "mydata", "forget", "checkon", "optout",
+                         "skills", "mood", "screen", "ideas", "book", "appointments",
                          "claim", "resolve", "reply"}
     world.fake.identifies.clear()
     async with running(world, tmp_path / "b", monitored=False):
