@@ -118,11 +118,14 @@ class Lexicon:
         scores: dict[str, float] = {}
         covered: set[int] = set()
         found: list[tuple[int, int, str, float, bool]] = []   # start, length, concern, weight, negated_ok
-        for concern, patterns in language.concerns.items():
-            for pattern, weight in patterns:
-                for start in range(len(tokens)):
-                    if pattern.match_at(tokens, start):
-                        found.append((start, len(pattern.words), concern, weight, pattern.negated_ok))
+        exact, wild = _concern_index(language)
+        for start, token in enumerate(tokens):
+            for pattern, concern, weight in exact.get(token, ()):
+                if pattern.match_at(tokens, start):
+                    found.append((start, len(pattern.words), concern, weight, pattern.negated_ok))
+            for prefix, pattern, concern, weight in wild:
+                if token.startswith(prefix) and pattern.match_at(tokens, start):
+                    found.append((start, len(pattern.words), concern, weight, pattern.negated_ok))
         # Longer matches first, each word counted once: "not sleeping" claims its words before "sleep*" could be
         # read as negated, and "panic attack" counts once, not once per word.
         for start, length, concern, weight, negated_ok in sorted(found, key=lambda f: (-f[1], f[0])):
@@ -140,12 +143,46 @@ class Lexicon:
                        name=_name(tokens, original, language), words=len(tokens))
 
 
+_Indexed = tuple[dict[str, list[tuple[Pattern, str, float]]], list[tuple[str, Pattern, str, float]]]
+_INDEXES: dict[int, tuple[Language, _Indexed]] = {}
+
+
+def _concern_index(language: Language) -> _Indexed:
+    """Concern patterns by their first word (wildcard first words apart), so a message is read in one pass over
+    its words instead of trying every pattern at every position. Built once per loaded language."""
+    cached = _INDEXES.get(id(language))
+    if cached is not None and cached[0] is language:
+        return cached[1]
+    exact: dict[str, list[tuple[Pattern, str, float]]] = {}
+    wild: list[tuple[str, Pattern, str, float]] = []
+    for concern, patterns in language.concerns.items():
+        for pattern, weight in patterns:
+            first = pattern.words[0]
+            if first.endswith("*"):
+                wild.append((first[:-1], pattern, concern, weight))
+            else:
+                exact.setdefault(first, []).append((pattern, concern, weight))
+    _INDEXES[id(language)] = (language, (exact, wild))
+    return exact, wild
+
+
 def _negated(tokens: list[str], start: int, negations: frozenset[str]) -> bool:
     return any(token in negations for token in tokens[max(0, start - _NEGATION_WINDOW):start])
 
 
 def _any(patterns: tuple[Pattern, ...], tokens: list[str]) -> bool:
-    return any(p.match_at(tokens, i) for p in patterns for i in range(len(tokens)))
+    present = set(tokens)
+    for pattern in patterns:
+        first = pattern.words[0]
+        if first.endswith("*"):
+            starts = [i for i, token in enumerate(tokens) if token.startswith(first[:-1])]
+        elif first in present:
+            starts = [i for i, token in enumerate(tokens) if token == first]
+        else:
+            continue
+        if any(pattern.match_at(tokens, i) for i in starts):
+            return True
+    return False
 
 
 def _smalltalk(tokens: list[str], language: Language) -> str | None:
