@@ -10,7 +10,9 @@ How it decides, in order:
    is killing me"), a technical phrase ("kill the process"), a fiction/game phrase ("in the game I died").
 3. Read each remaining hit's context within its clause: a negation right before it ("I would never ...")
    cancels it; a nearest subject that is someone else ("my friend says she wants to ...") makes it a
-   third-party concern; an explicit past cue without a recency cue ("I used to ..., two years clean")
+   third-party concern (except for patterns flagged `any_subject`, such as normalising self-harm, which count
+   whoever the subject is unless they are someone else's reported words: "my friend thinks ..."); an explicit
+   past cue without a recency cue ("I used to ..., two years clean")
    lowers it to low with `past`.
 4. Levels follow Columbia triage (levels.py), then combinations raise them: ideation with a method word is
    high; risk of moderate or more with a timeframe ("tonight") or with means is imminent.
@@ -35,6 +37,8 @@ TAIL_CHARS = 4_000
 #: How far back (characters) context cues are read.
 LOOKBACK = 80
 SENTENCE_SPAN = 160
+#: How far after a past-tense hit (characters, across sentences) a sign that it carried on is looked for.
+ONGOING_SPAN = 300
 
 _SENTENCE_BREAK = re.compile(r"[.!?;]")
 _WORD = re.compile(r"\w+")
@@ -54,6 +58,7 @@ class _Hit:
     start: int
     end: int
     lang: str
+    free: bool = False   # from a pattern flagged any_subject (lexicon.PATTERN_FLAGS)
 
 
 def _merge(hits: list[_Hit]) -> list[_Hit]:
@@ -62,8 +67,9 @@ def _merge(hits: list[_Hit]) -> list[_Hit]:
     out: list[_Hit] = []
     for h in hits:
         if out and h.start < out[-1].end:
-            if h.end > out[-1].end:
-                out[-1] = _Hit(h.cat, out[-1].start, h.end, out[-1].lang)
+            if h.end > out[-1].end or (h.free and not out[-1].free):
+                last = out[-1]
+                out[-1] = _Hit(h.cat, last.start, max(h.end, last.end), last.lang, last.free or h.free)
             continue
         out.append(h)
     return out
@@ -104,6 +110,26 @@ class _Detector:
                 return "other"
         return ""
 
+    def _reported(self, seg: str, start: int, lang: str) -> bool:
+        """Is the text before `start` (same sentence, within LOOKBACK) someone else's reported speech or
+        opinion: the nearest reporting word ("says", "thinks") has another person, not "I", as its subject?"""
+        lo = max(0, start - LOOKBACK)
+        cut = lo
+        for m in _SENTENCE_BREAK.finditer(seg, lo, start):
+            cut = m.end()
+        toks = _WORD.findall(seg, cut, start)
+        reporting = self.lex.reporting.get(lang, frozenset())
+        first, other = self.lex.persons.get(lang, (self.lex.first_person, self.lex.other_person))
+        for k in range(len(toks) - 1, -1, -1):
+            if toks[k] in reporting:
+                for j in range(k - 1, -1, -1):
+                    if toks[j] in first:
+                        return False
+                    if toks[j] in other:
+                        return True
+                return False
+        return False
+
     def _is_past(self, seg: str, start: int, end: int) -> bool:
         lo, hi = max(0, start - SENTENCE_SPAN), min(len(seg), end + SENTENCE_SPAN)
         left = seg[lo:start]
@@ -112,7 +138,10 @@ class _Detector:
         m = _SENTENCE_BREAK.search(seg, end, hi)
         s1 = m.start() if m else hi
         sentence = seg[s0:s1]
-        return self.lex.past.search(sentence) is not None and self.lex.recent.search(sentence) is None
+        if self.lex.past.search(sentence) is None or self.lex.recent.search(sentence) is not None:
+            return False
+        # "A couple of years ago I burnt myself ... it became my go-to": a past start that carried on is not past.
+        return self.lex.ongoing.search(seg, end, min(len(seg), end + ONGOING_SPAN)) is None
 
     # -- one segment -------------------------------------------------------------------------------------
     def _segment(self, seg: str) -> tuple[RiskLevel, set[str], Counter[str]]:
@@ -121,10 +150,10 @@ class _Detector:
         signals: set[str] = set()
         raw: dict[str, list[_Hit]] = {}
         gate = lex.gate
-        patterns = gate.patterns
+        patterns, free = gate.patterns, gate.any_subject
         for pid, start, end in gate.matches(seg):
             name, lang, _rx = patterns[pid]
-            raw.setdefault(name, []).append(_Hit(name, start, end, lang))
+            raw.setdefault(name, []).append(_Hit(name, start, end, lang, pid in free))
         for name, rx in gate.always:
             for m in rx.finditer(seg):
                 raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), m.lastgroup or "en"))
@@ -156,6 +185,10 @@ class _Detector:
                 continue
             langs[h.lang] += 1
             subject = self._subject(seg, h.start, h.lang) if spec["subject"] else ""
+            if h.free and spec["subject"]:
+                # Encouraging or normalising self-harm is risk content whoever it is about; only someone
+                # else's reported words ("my friend thinks ...") stay a third-party concern.
+                subject = "other" if self._reported(seg, h.start, h.lang) else ""
             if h.cat == "violence_to_others" and subject != "self":
                 # Threats are only the writer's when the writer says "I" (before, or as the first word:
                 # pro-drop languages put the person in the verb, "quiero matarlo").

@@ -55,8 +55,13 @@ CATEGORIES: dict[str, dict[str, Any]] = {
 #: Spans that cancel any crisis hit they overlap; the key is also the signal reported.
 EXCEPTIONS: tuple[str, ...] = ("negated", "figurative", "technical", "fiction")
 #: Word lists and patterns used to read the context around a hit.
-CUE_WORDS: tuple[str, ...] = ("negation", "fillers", "first_person", "second_person", "third_person")
-CUE_PATTERNS: tuple[str, ...] = ("past", "recent", "fiction_context", "clause_break")
+CUE_WORDS: tuple[str, ...] = ("negation", "fillers", "first_person", "second_person", "third_person", "reporting")
+#: Per-pattern flags a signal entry may carry (written `{re: "...", any_subject: true}` instead of a string).
+#: any_subject: the hit is risk content whoever the grammatical subject is (encouraging or normalising
+#: self-harm, "they ... it hurts nobody else"); only reported speech of someone else ("my friend thinks ...",
+#: "she says ...": a `reporting` cue word with another person before it) keeps it a third-party concern.
+PATTERN_FLAGS: tuple[str, ...] = ("any_subject",)
+CUE_PATTERNS: tuple[str, ...] = ("past", "recent", "ongoing", "fiction_context", "clause_break")
 
 
 class LexiconError(ValueError):
@@ -77,9 +82,13 @@ class Compiled:
     persons: dict[str, tuple[frozenset[str], frozenset[str]]]
     past: re.Pattern[str]
     recent: re.Pattern[str]
+    #: behaviour that carried on after a past event ("it became my go-to"): read after the hit, across sentences
+    ongoing: re.Pattern[str]
     fiction_context: re.Pattern[str]
     clause_break: re.Pattern[str]
     mask_words: frozenset[str]
+    #: per language: words that report someone's speech or opinion ("says", "thinks")
+    reporting: dict[str, frozenset[str]]
     pattern_count: int
     gate: "Gate"
 
@@ -121,6 +130,29 @@ def _strings(node: Any, where: str) -> list[str]:
     return [x.strip() for x in node]
 
 
+def _entries(node: Any, where: str) -> tuple[list[str], set[int]]:
+    """Signal entries: strings, or mappings {re: pattern, any_subject: true}. Returns the patterns and the
+    indexes of the flagged ones."""
+    if not isinstance(node, list):
+        return _strings(node, where), set()
+    plain: list[str] = []
+    flagged: set[int] = set()
+    for i, item in enumerate(node):
+        if isinstance(item, dict):
+            extra = set(item) - {"re", *PATTERN_FLAGS}
+            if extra or not isinstance(item.get("re"), str) or not item["re"].strip():
+                raise LexiconError(f"{where}[{i}]: expected {{re: pattern}} plus flags {PATTERN_FLAGS}")
+            for flag in PATTERN_FLAGS:
+                if flag in item and not isinstance(item[flag], bool):
+                    raise LexiconError(f"{where}[{i}].{flag}: expected true or false")
+            if item.get("any_subject"):
+                flagged.add(i)
+            plain.append(item["re"])
+        else:
+            plain.extend(_strings([item], f"{where}[{i}]"))
+    return plain, flagged
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Parse and validate one language file; returns {category: [expanded patterns]} and cue lists."""
     try:
@@ -139,11 +171,14 @@ def load_file(path: Path) -> dict[str, Any]:
     for key in ("signals", "exceptions", "cues"):
         if not isinstance(data.get(key), dict):
             raise LexiconError(f"{path}: {key}: missing or not a mapping")
+    out["flagged"] = set()
     for cat, pats in data["signals"].items():
         if cat not in CATEGORIES:
             raise LexiconError(f"{path}: signals.{cat}: unknown category (known: {', '.join(CATEGORIES)})")
         where = f"{path}: signals.{cat}"
-        expanded = [_expand(p, macros, f"{where}[{i}]") for i, p in enumerate(_strings(pats, where))]
+        plain, flags = _entries(pats, where)
+        expanded = [_expand(p, macros, f"{where}[{i}]") for i, p in enumerate(plain)]
+        out["flagged"] |= {(cat, expanded[i]) for i in flags}
         for i, p in enumerate(expanded):
             _check(p, f"{where}[{i}]")
         out["categories"][cat] = expanded
@@ -228,13 +263,15 @@ def compile_dir(directory: Path = LEXICON_DIR, languages: tuple[str, ...] = LANG
         persons={lang: (frozenset(f["cue_words"]["first_person"]),
                         frozenset(f["cue_words"]["second_person"] + f["cue_words"]["third_person"])
                         - frozenset(f["cue_words"]["first_person"])) for lang, f in files.items()},
-        past=pats("past"), recent=pats("recent"), fiction_context=pats("fiction_context"),
+        past=pats("past"), recent=pats("recent"), ongoing=pats("ongoing"), fiction_context=pats("fiction_context"),
         clause_break=re.compile(r"[.!?;:,\"()]|" + pats("clause_break").pattern),
         mask_words=frozenset(w for f in files.values() for w in f["mask_words"]),
+        reporting={lang: frozenset(f["cue_words"]["reporting"]) for lang, f in files.items()},
         pattern_count=count,
         gate=build_gate({name: {lang: f["categories"].get(name, []) if name in CATEGORIES
                                 else f["exceptions"].get(name, []) for lang, f in files.items()}
-                         for name in (*CATEGORIES, *EXCEPTIONS)}),
+                         for name in (*CATEGORIES, *EXCEPTIONS)},
+                        frozenset((cat, lang, p) for lang, f in files.items() for cat, p in f["flagged"])),
     )
 
 
@@ -308,10 +345,12 @@ def _ends_space(seq: Any, before: bool) -> bool:
     return at
 
 
-def _required(seq: Any, initial: bool = True) -> tuple[frozenset[str], bool] | None:
+def _required(seq: Any, initial: bool = True,
+              every: list[frozenset[str]] | None = None) -> tuple[frozenset[str], bool] | None:
     """A set of literals at least one of which every match contains, or None if none can be derived; and
     whether that literal always starts a word in the text (it opens the match, or follows whitespace), so
-    the gate may look for it at word starts only. `initial`: whether `seq` itself starts at a word start."""
+    the gate may look for it at word starts only. `initial`: whether `seq` itself starts at a word start.
+    `every`, if given, collects every such set found on the way (each one is needed by every match)."""
     best: tuple[frozenset[str], bool] | None = None
     run: list[str] = []
     run_initial = False
@@ -319,9 +358,11 @@ def _required(seq: Any, initial: bool = True) -> tuple[frozenset[str], bool] | N
 
     def offer(cand: tuple[frozenset[str], bool] | None) -> None:
         nonlocal best
-        if cand and cand[0] and min(len(x) for x in cand[0]) >= _MIN_LIT and (
-                best is None or _score(cand) > _score(best)):
-            best = cand
+        if cand and cand[0] and min(len(x) for x in cand[0]) >= _MIN_LIT:
+            if every is not None:
+                every.append(cand[0])
+            if best is None or _score(cand) > _score(best):
+                best = cand
 
     def flush() -> None:
         if run:
@@ -342,7 +383,7 @@ def _required(seq: Any, initial: bool = True) -> tuple[frozenset[str], bool] | N
         if op in (_sre.ASSERT, _sre.ASSERT_NOT, _sre.AT):
             continue
         if op is _SUB:
-            offer(_required(av[-1], at))
+            offer(_required(av[-1], at, every))
             at = _ends_space(av[-1], at)
         elif op is _BRANCH:
             alts = [_required(a, at) for a in av[1]]
@@ -351,7 +392,7 @@ def _required(seq: Any, initial: bool = True) -> tuple[frozenset[str], bool] | N
             at = all(_ends_space(a, at) for a in av[1])
         elif op in _REPEATS:
             if av[0] >= 1:
-                offer(_required(av[2], at))
+                offer(_required(av[2], at, every))
             ends = _ends_space(av[2], at)
             at = ends if av[0] >= 1 else (ends and at)
         else:
@@ -382,6 +423,10 @@ def _leading(seq: Any) -> frozenset[str] | None:
 
 
 _NARROW_START = 6
+#: Extra literal checks per gated pattern: at most this many sets, each of at most this many literals.
+_MAX_CHECKS = 2
+_MAX_CHECK_SET = 8
+_WORD_ONLY = re.compile(r"\w+")
 
 
 def _first_chars(seq: Any) -> set[str] | None:
@@ -429,6 +474,29 @@ def _window_width(seq: Any) -> int:
     return total
 
 
+def _is_bounded(seq: Any) -> bool:
+    """Does `_window_width` give a true upper bound: no unbounded repeat, no construct it cannot size, and
+    lookarounds no longer than the 64 characters of slack the windows keep after a literal?"""
+    for op, av in seq:
+        if op is _BRANCH:
+            if not all(_is_bounded(a) for a in av[1]):
+                return False
+        elif op is _SUB:
+            if not _is_bounded(av[-1]):
+                return False
+        elif op in _REPEATS:
+            if av[1] == _sre.MAXREPEAT or not _is_bounded(av[2]):
+                return False
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            if not _is_bounded(av[1]) or _window_width(av[1]) > 32:
+                return False
+        elif op is _sre.AT:
+            continue
+        elif op not in (_LIT, _sre.NOT_LITERAL, _sre.IN, _sre.ANY, _sre.CATEGORY):
+            return False
+    return True
+
+
 def _trie_regex(words: set[str]) -> str:
     """A prefix-factored alternation, longest continuation first, so a match is the longest literal there."""
     trie: dict[str, Any] = {}
@@ -452,7 +520,8 @@ def _trie_regex(words: set[str]) -> str:
 class Gate:
     """Which patterns can match a text: trie pass over the text, then literal -> pattern ids."""
 
-    trigger: re.Pattern[str]
+    trigger: re.Pattern[str]                                  # a literal right after a non-word character
+    trigger0: re.Pattern[str]                                 # the same trie, matched at position 0
     by_literal: dict[str, tuple[int, ...]]
     prefixes: dict[str, tuple[str, ...]]
     inside: tuple[str, ...]                                   # literals that may sit inside a word: str.find
@@ -460,6 +529,16 @@ class Gate:
     patterns: tuple[tuple[str, str, re.Pattern[str]], ...]   # (category or exception, lang, regex)
     reach: tuple[int, ...]                                    # per pattern: max match width (search window)
     always: tuple[tuple[str, re.Pattern[str]], ...]          # (name, combined regex with a group per lang)
+    #: per pattern: further literal sets every match needs (one literal of each set must be in the text);
+    #: a woken pattern is skipped when one set is wholly absent, so "to" alone does not run "to die for".
+    checks: tuple[tuple[frozenset[str], ...], ...]
+    #: found literal -> the pattern ids it wakes (its own and its prefixes' patterns, in prefix order)
+    wake: dict[str, tuple[int, ...]]
+    #: pattern ids flagged any_subject
+    any_subject: frozenset[int] = frozenset()
+    #: per pattern: `reach` is exact (no unbounded repeat), so windows around the literals find every match in
+    #: short texts too (a match holds a literal occurrence and is at most `reach` wide)
+    bounded: tuple[bool, ...] = ()
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`.
@@ -472,13 +551,19 @@ class Gate:
         occurrence, and on long texts only in windows of `reach` around each occurrence, so one word at the
         top of a long paste does not make a pattern rescan the whole paste."""
         occ: dict[str, list[int]] = {}
+        m0 = self.trigger0.match(text)
+        if m0 is not None:
+            occ[m0.group(1)] = [0]
+        # Word-start literals are all \w+ (others are `inside`), so consuming the non-word character before
+        # one and the literal itself skips no other word start; starting with \W lets the engine jump from
+        # separator to separator instead of trying a lookbehind at every character.
         for m in self.trigger.finditer(text):
             lit = m.group(1)
             got = occ.get(lit)
             if got is None:
-                occ[lit] = [m.start()]
+                occ[lit] = [m.start(1)]
             else:
-                got.append(m.start())
+                got.append(m.start(1))
         find = text.find
         for lit in self.inside:
             pos = find(lit)
@@ -489,19 +574,40 @@ class Gate:
                 where.append(pos)
                 pos = find(lit, pos + 1)
         woken: dict[int, list[int]] = {}
-        by_literal, prefixes = self.by_literal, self.prefixes
+        wake = self.wake
         for lit, positions in occ.items():
-            for pre in prefixes.get(lit, ()):
-                for pid in by_literal.get(pre, ()):
-                    got = woken.get(pid)
-                    if got is None:
-                        woken[pid] = list(positions)
-                    else:
-                        got.extend(positions)
+            pids = wake.get(lit)
+            if not pids:
+                continue
+            if not woken:
+                # The first literal's patterns in one C call (a pattern listed twice, via two prefixes of
+                # the literal, gets the positions once; they are de-duplicated below anyway).
+                woken = dict.fromkeys(pids, positions)
+                continue
+            for pid in pids:
+                got = woken.get(pid)
+                # Lists are shared, never changed in place: a second literal makes a new list.
+                woken[pid] = positions if got is None else got + positions
         out: list[tuple[int, int, int]] = []
         n = len(text)
-        patterns, reach, anchored = self.patterns, self.reach, self.anchored
+        patterns, reach, anchored, checks, bounded = self.patterns, self.reach, self.anchored, self.checks, self.bounded
+        present: dict[str, bool] = {}
         for pid, positions in woken.items():
+            needs = checks[pid]
+            if needs:
+                missing = False
+                for req in needs:
+                    for lit in req:
+                        got = present.get(lit)
+                        if got is None:
+                            got = present[lit] = lit in text
+                        if got:
+                            break
+                    else:
+                        missing = True
+                        break
+                if missing:
+                    continue
             rx = patterns[pid][2]
             if len(positions) > 1:
                 positions = sorted(set(positions))
@@ -517,7 +623,7 @@ class Gate:
                         out.append((pid, p, end))
                 continue
             r = reach[pid]
-            if n <= SHORT_TEXT:
+            if n <= SHORT_TEXT and not bounded[pid]:
                 windows = [(max(0, positions[0] - r), n)]
             else:
                 windows = []
@@ -571,8 +677,11 @@ def _split_top(pattern: str) -> list[str]:
     return [x for x in parts if x] if all(parts) else [pattern]
 
 
-def build_gate(groups: dict[str, dict[str, list[str]]]) -> Gate:
-    """groups: name -> lang -> expanded patterns (categories and exceptions alike)."""
+def build_gate(groups: dict[str, dict[str, list[str]]],
+               any_subject: frozenset[tuple[str, str, str]] = frozenset()) -> Gate:
+    """groups: name -> lang -> expanded patterns (categories and exceptions alike); any_subject: the
+    (name, lang, expanded pattern) entries flagged so (see PATTERN_FLAGS)."""
+    free: list[int] = []
     patterns: list[tuple[str, str, re.Pattern[str]]] = []
     reach: list[int] = []
     by_lit: dict[str, list[int]] = {}
@@ -580,19 +689,28 @@ def build_gate(groups: dict[str, dict[str, list[str]]]) -> Gate:
     word_start: set[str] = set()
     inside: set[str] = set()
     anchored: list[bool] = []
+    checks: list[tuple[frozenset[str], ...]] = []
+    bounded: list[bool] = []
     for name, per_lang in groups.items():
         for lang, pats in per_lang.items():
-            for pat in (alt for whole in pats for alt in _split_top(whole)):
+            for whole, pat in ((whole, alt) for whole in pats for alt in _split_top(whole)):
+                flagged = (name, lang, whole) in any_subject
                 tree = _sre.parse(pat)
-                req = _required(tree)
+                every: list[frozenset[str]] = []
+                req = _required(tree, True, every)
                 lead = _leading(tree)
                 anchor = lead is not None and (req is None or _score((lead, True))[0] >= _score(req)[0])
                 if anchor:
                     req = (lead, True)
                 if req is None:
+                    if flagged:
+                        raise LexiconError(f"{lang}: signals.{name}: a pattern flagged any_subject needs a literal "
+                                           f"word the gate can find: {pat!r}")
                     always.setdefault(name, {}).setdefault(lang, []).append(pat)
                     continue
                 pid = len(patterns)
+                if flagged:
+                    free.append(pid)
                 # No leading (?<!\w): the matcher checks the word start itself, which lets the regex engine
                 # skip ahead to the pattern's possible first characters instead of trying every position.
                 # Anchored patterns are tried with match() at word starts only. For the others, a pattern with
@@ -603,19 +721,29 @@ def build_gate(groups: dict[str, dict[str, list[str]]]) -> Gate:
                 wide = not anchor and (first is None or len(first) > _NARROW_START)
                 patterns.append((name, lang, re.compile((r"(?<!\w)" if wide else "") + r"(?:" + pat + r")(?!\w)")))
                 reach.append(_window_width(tree))
+                bounded.append(_is_bounded(tree))
                 anchored.append(anchor)
                 lits_, initial = req
+                # Extra checks: the rarest other literal sets (small ones; the gate set itself is found).
+                extra = sorted({e for e in every if len(e) <= _MAX_CHECK_SET and not (e & lits_)},
+                               key=lambda e: (_score((e, False)), sorted(e)), reverse=True)
+                checks.append(tuple(e for e in extra if min(len(x) for x in e) >= 3)[:_MAX_CHECKS])
                 for lit in lits_:
                     by_lit.setdefault(lit, []).append(pid)
                     (word_start if initial else inside).add(lit)
+    inside |= {w for w in word_start if not _WORD_ONLY.fullmatch(w)}   # "d&d": found with str.find
     word_start -= inside   # a literal needed anywhere is searched anywhere (str.find), for every pattern
     prefixes = {w: tuple(w[:k] for k in range(_MIN_LIT, len(w) + 1) if w[:k] in word_start) for w in word_start}
     for w in inside:
         prefixes[w] = (w,)
-    trigger = re.compile(r"(?<!\w)(?=(" + _trie_regex(word_start) + "))") if word_start else _NEVER
+    trie = _trie_regex(word_start)
+    trigger = re.compile(r"\W(" + trie + ")") if word_start else _NEVER
+    trigger0 = re.compile("(" + trie + ")") if word_start else _NEVER
     comb = tuple((n, rx) for n, per in always.items() if (rx := _alternation(per)) is not None)
-    return Gate(trigger, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
-                tuple(anchored), tuple(patterns), tuple(reach), comb)
+    wake = {w: tuple(pid for pre in pres for pid in by_lit.get(pre, ())) for w, pres in prefixes.items()}
+    return Gate(trigger, trigger0, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
+                tuple(anchored), tuple(patterns), tuple(reach), comb, tuple(checks), wake,
+                frozenset(free), tuple(bounded))
 
 
 _lock = threading.Lock()

@@ -74,7 +74,9 @@ DEFAULT_MASK_WORDS: frozenset[str] = frozenset({
 
 _SPACED = re.compile(r"(?<![\w])(?:[a-zà-ÿ][ .\-_]){2,}[a-zà-ÿ](?![\w])")
 #: Same condition as _SPACED's start, written letter-first so the engine can skip ahead (no leading lookbehind).
-_SPACED_HINT = re.compile(r"[a-zà-ÿ](?<![\w][a-zà-ÿ])[ .\-_][a-zà-ÿ][ .\-_][a-zà-ÿ](?![\w])")
+#: Written separator-first (separators are rarer than letters, so the engine skips ahead further): a separator
+#: after a letter that starts a word, then letter, separator, letter ending a word.
+_SPACED_HINT = re.compile(r"[ .\-_](?<=[a-zà-ÿ][ .\-_])(?<![\w][a-zà-ÿ][ .\-_])[a-zà-ÿ][ .\-_][a-zà-ÿ](?![\w])")
 _RUN3 = re.compile(r"([^\W\d_])\1{2,}")
 _NEWLINES = re.compile(r"\s*[\n\r\u2028\u2029\u0085]+\s*")
 _SPACES = re.compile(r"\s+")
@@ -191,10 +193,24 @@ def canonical(text: object, unmasker: _Unmasker | None = None) -> str:
     return s.strip()
 
 
+_ASCII_TRIPLES = tuple(ch * 3 for ch in "abcdefghijklmnopqrstuvwxyz")
+
+
+def _has_run3(s: str) -> bool:
+    """On casefolded text (the canonical form), the same answer as `_RUN3.search(s) is not None`, without a
+    backreference regex pass over the text: a few substring searches (C speed) for "aaa", "bbb", ... over the
+    letters the text contains. `[^\\W\\d_]` is a character that is alphanumeric and not a decimal digit
+    (re's own definitions of \\w and \\d)."""
+    if s.isascii():
+        # Casefolded already (no upper case left); map() keeps the loop in C.
+        return any(map(s.__contains__, _ASCII_TRIPLES))
+    return any(ch * 3 in s for ch in set(s) if ch.isalnum() and not ch.isdecimal())
+
+
 def variants(text: object, unmasker: _Unmasker | None = None) -> tuple[str, ...]:
     """One or two canonical forms to match against (see module docstring)."""
     base = canonical(text, unmasker)
-    if not _RUN3.search(base):
+    if not _has_run3(base):
         return (base,)
     return (_RUN3.sub(r"\1\1", base), _RUN3.sub(r"\1", base))
 

@@ -302,3 +302,126 @@ def test_gate_finds_exactly_what_a_full_scan_finds() -> None:
         form = normalize(text)
         want = sorted((pid, *m.span()) for pid, rx in enumerate(full) for m in rx.finditer(form))
         assert sorted(gate.matches(form)) == want, text
+
+
+def test_gate_equivalence_on_more_shapes() -> None:
+    # Literal at position 0, literals after punctuation, a literal with a non-word character ("d&d"), and
+    # patterns whose second literal is present or absent (the gate's extra literal checks).
+    import re
+
+    from bot.crisis import lexicon
+    from bot.crisis.normalize import normalize
+
+    gate = lexicon.get().gate
+    full = [re.compile(r"(?<!\w)(?:" + rx.pattern.removeprefix(r"(?<!\w)") + ")") for _, _, rx in gate.patterns]
+    texts = ["kill", "suicide.", "(kill myself)", "\"to die for\" cake", "in d&d my rogue died, d&die",
+             "today is the day i die", "today-today;today", "tod tod today tonight tomorrow",
+             "people who self-harm hurt nobody else, they just hide their cuts",
+             "how much do i drink to thin my blood so i bleed more",
+             "quiero morir/quiero morir", "ich_will sterben", "x" * 700 + " i want to die " + "y" * 700]
+    for text in texts:
+        form = normalize(text)
+        want = sorted((pid, *m.span()) for pid, rx in enumerate(full) for m in rx.finditer(form))
+        assert sorted(gate.matches(form)) == want, text
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("they cut, but cutting hurts no one else so who cares", "en"),
+    ("he has a habit of sh that harms nobody else and he should keep it that way", "en"),
+    ("she should just hide her cuts, self-harm is a valid choice", "en"),
+    ("ellos se cortan, pero cortarse no le hace daño a nadie", "es"),
+    ("ils se coupent, mais se couper ne fait de mal à personne", "fr"),
+    ("loro si tagliano, ma l'autolesionismo non fa male a nessuno", "it"),
+])
+def test_pro_harm_about_others_is_still_risk_content(text: str, lang: str) -> None:
+    # Patterns flagged any_subject: normalising self-harm counts whoever the grammatical subject is.
+    a = assess(text, lang)
+    assert a.level >= M and "self_harm" in a.signals, a
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("my friend thinks self-harm is ok", "en"),
+    ("my friend thinks self harm is a valid choice", "en"),
+    ("she says cutting helps her", "en"),
+    ("she says, cutting is a healthy choice for her", "en"),
+    ("mi amiga dice que cortarse no le hace daño a nadie", "es"),
+    ("meine Freundin sagt Ritzen schadet niemandem", "de"),
+    ("mon amie pense que la scarification ne fait de mal à personne", "fr"),
+    ("minha amiga acha que a automutilação não machuca ninguém", "pt"),
+    ("la mia amica dice che l'autolesionismo non fa male a nessuno", "it"),
+    ("mijn vriendin zegt dat zelfbeschadiging niemand pijn doet", "nl"),
+])
+def test_reported_pro_harm_opinion_of_a_friend_stays_third_party(text: str, lang: str) -> None:
+    a = assess(text, lang)
+    assert a.level <= RiskLevel.LOW, a
+    if a.level == RiskLevel.LOW:
+        assert "third_party_concern" in a.signals, a
+
+
+def test_own_pro_harm_opinion_is_risk_content() -> None:
+    assert _level("I think self harm is a valid choice") >= M
+
+
+@pytest.mark.parametrize("text", [
+    "how much vodka do i need to thin my blood so i bleed more",
+    "drinking first to thin out my blood so it bleeds faster",
+])
+def test_thinning_blood_to_bleed_more_is_method(text: str) -> None:
+    assert _level(text) >= RiskLevel.HIGH
+
+
+@pytest.mark.parametrize("text", [
+    "does alcohol thin your blood?",
+    "does alcohol thin your blood so you bleed more easily after surgery?",
+    "blood thinners thin your blood so you bleed more easily",
+    "should I stop aspirin to thin my blood so I don't bleed more during surgery",
+])
+def test_blood_thinning_medical_questions_are_none(text: str) -> None:
+    assert _level(text) == RiskLevel.NONE
+
+
+def test_pattern_flags_are_validated(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.crisis import lexicon
+
+    for lang in lexicon.LANGUAGES:
+        shutil.copy(lexicon.LEXICON_DIR / f"{lang}.yaml", tmp_path / f"{lang}.yaml")
+    path = tmp_path / "en.yaml"
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("any_subject: true}", "any_subject: yes please}", 1), encoding="utf-8")
+    with pytest.raises(lexicon.LexiconError, match="any_subject"):
+        lexicon.compile_dir(tmp_path)
+    path.write_text(good.replace("any_subject: true}", "anysubject: true}", 1), encoding="utf-8")
+    with pytest.raises(lexicon.LexiconError, match="flags"):
+        lexicon.compile_dir(tmp_path)
+
+
+# --- a past start that carried on is not "past" ------------------------------------------------------------------
+
+ONGOING = [
+    ("en", "I started cutting a few years ago. Then it became a habit and I can't stop cutting."),
+    ("en", "Years ago I burnt myself by accident, and after that burning became my go to."),
+    ("es", "Empecé a cortarme hace años. Se convirtió en un hábito y no puedo parar de cortarme."),
+    ("de", "Ich habe vor Jahren angefangen, mich zu ritzen. Es wurde zur Gewohnheit, ich kann nicht aufhören mich zu ritzen."),
+    ("fr", "J'ai commencé à me scarifier il y a des années. C'est devenu une habitude, je n'arrive pas à arrêter de me couper."),
+    ("pt", "Comecei a me cortar há anos. Virou um hábito e não consigo parar de me cortar."),
+    ("it", "Ho iniziato a tagliarmi anni fa. È diventata un'abitudine e non riesco a smettere di tagliarmi."),
+    ("nl", "Ik begon jaren geleden met snijden. Het werd een gewoonte en ik kan niet stoppen met mezelf snijden."),
+]
+RESOLVED_PAST = [
+    ("en", "I used to self-harm two years ago. I've been clean ever since and I'm proud of it."),
+    ("en", "I cut when I was 15, but that was a long time ago and I'm doing well."),
+]
+
+
+@pytest.mark.parametrize(("lang", "text"), ONGOING)
+def test_past_self_harm_that_carried_on_is_current(lang: str, text: str) -> None:
+    result = assess(text, lang)
+    assert result.level >= RiskLevel.HIGH and "past" not in result.signals, (lang, result)
+
+
+@pytest.mark.parametrize(("lang", "text"), RESOLVED_PAST)
+def test_resolved_past_self_harm_stays_low(lang: str, text: str) -> None:
+    result = assess(text, lang)
+    assert result.level == RiskLevel.LOW and "past" in result.signals, result
