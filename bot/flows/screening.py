@@ -144,11 +144,17 @@ class ScreeningFlow:
         flow.pop("pending", None)
         score = questionnaire.score(answers)
         band = questionnaire.band(score)
-        lines = [self.t("screening.result", turn.lang, name=text(questionnaire.name, turn.lang), score=score,
-                        max=questionnaire.max_score, band=text(band.label, turn.lang)),
-                 self.t("screening.means", turn.lang, text=text(band.meaning, turn.lang)),
-                 self.t("screening.does_not_mean", turn.lang),
-                 self.t("screening.next", turn.lang, text=text(band.next, turn.lang))]
+        if self.core.compliance.rules.interpretations:
+            lines = [self.t("screening.result", turn.lang, name=text(questionnaire.name, turn.lang), score=score,
+                            max=questionnaire.max_score, band=text(band.label, turn.lang)),
+                     self.t("screening.means", turn.lang, text=text(band.meaning, turn.lang)),
+                     self.t("screening.does_not_mean", turn.lang),
+                     self.t("screening.next", turn.lang, text=text(band.next, turn.lang))]
+        else:
+            # Illinois (us-il profile): the score, with no clinical interpretation, and a pointer to people who can.
+            lines = [self.t("screening.result_plain", turn.lang, name=text(questionnaire.name, turn.lang),
+                            score=score, max=questionnaire.max_score),
+                     self.t("screening.does_not_mean", turn.lang)]
         if band.services:
             lines += [f"• {entry.format_line()}" for entry in
                       self.core.directory.search(country=turn.country, topic="mental_health", lang=turn.lang,

@@ -135,3 +135,20 @@ async def test_answers_are_encrypted_at_rest(tmp_path: Path, settings: Settings,
     await store.close()
     raw = sqlite3.connect(tmp_path / "s.sqlite3").execute("SELECT answers FROM screenings").fetchone()[0]
     assert raw.startswith("enc1:")
+
+
+async def test_illinois_profile_shows_scores_without_interpretation(store, directory) -> None:  # type: ignore[no-untyped-def]
+    from adapters.memory import MemoryAdapter, texts
+    from bot.config import Settings
+    from tests.conftest import make_core
+
+    adapter = MemoryAdapter(make_core(Settings.model_validate({"compliance": {"profile": ["us-il"]}}), store,
+                                      directory))
+    await adapter.send("hi")
+    await adapter.send("/screen gad7")
+    out: list = []
+    for index in range(7):
+        out = await adapter.press("scr:a", value=f"gad7:{index}:0")
+    text = texts(out)
+    assert "score is 0 out of 21" in text and "licensed professional" in text
+    assert "What this means" not in text and "minimal" not in text.lower()
