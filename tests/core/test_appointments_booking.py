@@ -27,6 +27,7 @@ from bot.jobs import JobRunner
 from bot.privacy import FieldCipher, generate_key
 from bot.resources import ResourceDirectory
 from bot.store.sqlite import SqliteStore
+from tests.clock import Clock
 from tests.conftest import make_core
 
 UTC = timezone.utc
@@ -48,17 +49,6 @@ providers:
       fri: ["09:00-12:00"]
     notify: {platform: console, chat_id: "desk"}
 """
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Desk:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from adapters.memory import MemoryAdapter, buttons, texts
@@ -19,18 +18,8 @@ from bot.llm.base import ResponderContext, ResponderReply
 from bot.privacy import FieldCipher, generate_key
 from bot.resources import ResourceDirectory
 from bot.store.sqlite import SqliteStore
+from tests.clock import Clock
 from tests.conftest import make_core
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class HangingResponder:

@@ -12,7 +12,7 @@ from bot.jobs import JobRunner
 from bot.resources import ResourceDirectory
 from bot.store.sqlite import SqliteStore
 from tests.conftest import make_core
-from tests.core.test_crisis_response import Clock
+from tests.clock import Clock
 
 STAFF = ConversationRef("staff", "-100123", ConversationKind.GROUP)
 BACKUP = ConversationRef("backup", "C0STAFF", ConversationKind.GROUP)

@@ -22,7 +22,7 @@ from bot.privacy import FieldCipher, Pseudonymizer, generate_key, load_or_create
 from bot.resources import ResourceDirectory
 from bot.store.sqlite import SqliteStore
 from tests.conftest import make_core
-from tests.core.test_crisis_response import Clock
+from tests.clock import Clock
 
 
 def with_profile(*profiles: str) -> Settings:
