@@ -428,7 +428,7 @@ async def test_a_bad_bot_token_fails_start_clearly(fake: FakeSlack, tmp_path: Pa
                                                    caplog: pytest.LogCaptureFixture) -> None:
     settings = slack_settings(fake, eap_file)
     settings = settings.model_copy(update={"slack": settings.slack.model_copy(
-        update={"bot_token": type(settings.slack.bot_token)("xoxb-wrong-token")})})
+        update={"bot_token": type(settings.slack.bot_token)("xoxb-wrong")})})
     app = await HavenApp.create(settings, tmp_path / "data")
     adapter = SlackAdapter(app)
     try:
@@ -437,7 +437,7 @@ async def test_a_bad_bot_token_fails_start_clearly(fake: FakeSlack, tmp_path: Pa
     finally:
         await adapter.stop()
         await app.close()
-    assert "xoxb-wrong-token" not in caplog.text and "check_slack.bot_token" in caplog.text
+    assert "xoxb-wrong" not in caplog.text and "check_slack.bot_token" in caplog.text
 
 
 # --- Socket Mode ------------------------------------------------------------------------------------------------

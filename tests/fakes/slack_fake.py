@@ -55,7 +55,7 @@ class Channel:
 
 
 class FakeSlack:
-    def __init__(self, *, bot_token: str = "xoxb-fake-bot-token", app_token: str = "xapp-fake-app-token",
+    def __init__(self, *, bot_token: str = "xoxb-fake", app_token: str = "xapp-fake-app-token",
                  signing_secret: str = "fake-signing-secret", team_id: str = "T0FAKE",
                  bot_user_id: str = "U0BOT") -> None:
         self.bot_token = bot_token
