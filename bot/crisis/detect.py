@@ -23,8 +23,8 @@ and a goodbye at the end of a long text is not lost.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
+from operator import itemgetter
 
 from bot.crisis import lexicon
 from bot.crisis.language import guess_from_scores, guess_language, scores
@@ -49,6 +49,7 @@ _IDEATION_LIKE = frozenset({"wish_dead", "ideation", "intent", "plan", "farewell
 #: Anything in these categories means the writer may be at risk of suicide or self-harm.
 _SELF_RISK = frozenset({"wish_dead", "ideation", "intent", "plan", "farewell", "method_seeking",
                         "self_harm", "attempt", "means", "means_at_hand", "attempt_in_progress"})
+_COUNT = itemgetter(1)
 _FALLBACK = re.compile(r"suicid|kill\s*my\s*self|want\s*to\s*die|end\s*my\s*life|kms|unalive|self\s*harm")
 
 
@@ -90,15 +91,16 @@ class _Detector:
             last = m.end()
         return last
 
-    def _negated(self, seg: str, start: int) -> bool:
-        window = seg[self._clause_start(seg, start):start]
+    def _negated(self, seg: str, start: int, clause: int | None = None) -> bool:
+        """`clause`: the clause start for `start` if the caller has it already (it is the same for every
+        reader of one hit, so _segment computes it once)."""
+        window = seg[self._clause_start(seg, start) if clause is None else clause:start]
         return bool(window) and self.lex.negation_before.search(window) is not None
 
-    def _subject(self, seg: str, start: int, lang: str) -> str:
+    def _subject(self, seg: str, start: int, lang: str, clause: int | None = None) -> str:
         """'self', 'other' or '' (none found: a dropped subject, as in "want to die", is the writer)."""
         first, other = self.lex.persons.get(lang, (self.lex.first_person, self.lex.other_person))
-        window = seg[self._clause_start(seg, start):start]
-        toks = _WORD.findall(window)
+        toks = _WORD.findall(seg, self._clause_start(seg, start) if clause is None else clause, start)
         for k in range(len(toks) - 1, -1, -1):
             tok = toks[k]
             if tok in first:
@@ -130,21 +132,28 @@ class _Detector:
                 return False
         return False
 
-    def _is_past(self, seg: str, start: int, end: int) -> bool:
+    def _is_past(self, seg: str, start: int, end: int, memo: dict[tuple[int, int], bool] | None = None) -> bool:
+        """`memo`: (sentence start, end) -> has a past cue and no recency cue, shared by the hits of one
+        segment (several hits often sit in one sentence, and the cue regexes are long alternations)."""
         lo, hi = max(0, start - SENTENCE_SPAN), min(len(seg), end + SENTENCE_SPAN)
         left = seg[lo:start]
         cut = [m.end() for m in _SENTENCE_BREAK.finditer(left)]
         s0 = lo + (cut[-1] if cut else 0)
         m = _SENTENCE_BREAK.search(seg, end, hi)
         s1 = m.start() if m else hi
-        sentence = seg[s0:s1]
-        if self.lex.past.search(sentence) is None or self.lex.recent.search(sentence) is not None:
+        past = None if memo is None else memo.get((s0, s1))
+        if past is None:
+            sentence = seg[s0:s1]
+            past = self.lex.past.search(sentence) is not None and self.lex.recent.search(sentence) is None
+            if memo is not None:
+                memo[(s0, s1)] = past
+        if not past:
             return False
         # "A couple of years ago I burnt myself ... it became my go-to": a past start that carried on is not past.
         return self.lex.ongoing.search(seg, end, min(len(seg), end + ONGOING_SPAN)) is None
 
     # -- one segment -------------------------------------------------------------------------------------
-    def _segment(self, seg: str) -> tuple[RiskLevel, set[str], Counter[str]]:
+    def _segment(self, seg: str) -> tuple[RiskLevel, set[str], dict[str, int]]:
         lex = self.lex
         spans: list[tuple[int, int, str]] = []
         signals: set[str] = set()
@@ -165,12 +174,14 @@ class _Detector:
             else:
                 spans.extend((h.start, h.end, name) for h in merged)
                 signals.add(name)
-        langs: Counter[str] = Counter()
+        # language -> live hits, in first-seen order (a plain dict: cheaper than a Counter, same order)
+        langs: dict[str, int] = {}
         if not hits:
             return RiskLevel.NONE, signals, langs
         fiction: bool | None = None   # read only if a hit is someone else's
         active: dict[str, int] = {}   # category -> count of live, self, present hits
         past: set[str] = set()
+        past_memo: dict[tuple[int, int], bool] = {}
         third = False
         for h in hits:
             # An exception cancels a hit it overlaps, unless the hit wraps it: "the only reason I didn't
@@ -180,11 +191,12 @@ class _Detector:
             if cover is not None:
                 continue
             spec = lexicon.CATEGORIES[h.cat]
-            if spec["negatable"] and self._negated(seg, h.start):
+            clause = self._clause_start(seg, h.start) if spec["negatable"] or spec["subject"] else None
+            if spec["negatable"] and self._negated(seg, h.start, clause):
                 signals.add("negated")
                 continue
-            langs[h.lang] += 1
-            subject = self._subject(seg, h.start, h.lang) if spec["subject"] else ""
+            langs[h.lang] = langs.get(h.lang, 0) + 1
+            subject = self._subject(seg, h.start, h.lang, clause) if spec["subject"] else ""
             if h.free and spec["subject"]:
                 # Encouraging or normalising self-harm is risk content whoever it is about; only someone
                 # else's reported words ("my friend thinks ...") stay a third-party concern.
@@ -203,7 +215,7 @@ class _Detector:
                 else:
                     third = True
                 continue
-            if spec["past"] and self._is_past(seg, h.start, h.end):
+            if spec["past"] and self._is_past(seg, h.start, h.end, past_memo):
                 past.add(h.cat)
                 continue
             active[h.cat] = active.get(h.cat, 0) + 1
@@ -254,27 +266,30 @@ class _Detector:
         forms = variants(text, self.unmask)
         level = RiskLevel.NONE
         signals: set[str] = set()
-        langs: Counter[str] = Counter()
+        langs: dict[str, int] = {}   # what Counter += would hold: counts are positive, first-seen order
         for form in forms:
             segs = [form] if len(form) <= HEAD_CHARS + TAIL_CHARS else [form[:HEAD_CHARS], form[-TAIL_CHARS:]]
             for seg in segs:
                 lv, sg, lg = self._segment(seg)
                 level = max(level, lv)
                 signals |= sg
-                langs += lg
+                for k, v in lg.items():
+                    langs[k] = langs.get(k, 0) + v
         raw = text[:2000] if isinstance(text, str) else forms[0][:2000]
         lang = self._language(raw, lang_hint, langs)
         return Assessment(level, tuple(sorted(signals)), lang)
 
     @staticmethod
-    def _language(form: str, hint: str | None, langs: Counter[str]) -> str:
+    def _language(form: str, hint: str | None, langs: dict[str, int]) -> str:
         try:
             sc = scores(form[:2000])
         except Exception:  # noqa: BLE001 - language is a nicety; never let it break detection
             return guess_language("", hint)
         lang = guess_from_scores(sc, hint)
         if hint is None and langs and max(sc.values()) < 2.0:
-            lang = langs.most_common(1)[0][0]
+            # Counter.most_common(1): the first of the largest counts, in insertion order (max() keeps the
+            # first maximum it sees).
+            lang = max(langs.items(), key=_COUNT)[0]
         return lang
 
 

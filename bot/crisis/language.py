@@ -67,6 +67,8 @@ for _lang, _words in _STOPWORDS.items():
     for _w in _words:
         _WORD_LANGS[_w] = _WORD_LANGS.get(_w, ()) + (_lang,)
 _MARK_CAP = 6
+#: language -> its place in SUPPORTED (the tie-break order), without a tuple scan per comparison
+_ORDER: dict[str, int] = {lang: i for i, lang in enumerate(SUPPORTED)}
 
 
 def scores(text: str) -> dict[str, float]:
@@ -89,7 +91,7 @@ def scores(text: str) -> dict[str, float]:
 def guess_from_scores(sc: dict[str, float], hint: str | None = None) -> str:
     """guess_language() for scores already computed (the detector needs both and computes them once)."""
     hinted = _norm_hint(hint)
-    ranked = sorted(sc.items(), key=lambda kv: (-kv[1], SUPPORTED.index(kv[0])))
+    ranked = sorted(sc.items(), key=lambda kv: (-kv[1], _ORDER[kv[0]]))
     (best, top), (_, second) = ranked[0], ranked[1]
     if hinted is not None:
         # The locale stands unless the text clearly says otherwise.

@@ -557,13 +557,19 @@ class Gate:
         # Word-start literals are all \w+ (others are `inside`), so consuming the non-word character before
         # one and the literal itself skips no other word start; starting with \W lets the engine jump from
         # separator to separator instead of trying a lookbehind at every character.
-        for m in self.trigger.finditer(text):
-            lit = m.group(1)
+        # split() returns [text before, literal, text before, literal, ..., rest] in one C call, without a
+        # Match object per hit; each literal starts one character (the \W) after the text before it.
+        parts = self.trigger.split(text)
+        pos = 0
+        for i in range(1, len(parts), 2):
+            lit = parts[i]
+            pos += len(parts[i - 1]) + 1
             got = occ.get(lit)
             if got is None:
-                occ[lit] = [m.start(1)]
+                occ[lit] = [pos]
             else:
-                got.append(m.start(1))
+                got.append(pos)
+            pos += len(lit)
         find = text.find
         for lit in self.inside:
             pos = find(lit)
@@ -591,19 +597,20 @@ class Gate:
         out: list[tuple[int, int, int]] = []
         n = len(text)
         patterns, reach, anchored, checks, bounded = self.patterns, self.reach, self.anchored, self.checks, self.bounded
-        present: dict[str, bool] = {}
+        # Check sets are shared by many patterns (the same "want to|wanna|..." group), so each set is tested
+        # once per text, with any(map(...)) running the substring scans in C; a set's answer is the same
+        # whichever pattern asks (it is a pure function of the text).
+        have: dict[frozenset[str], bool] = {}
+        contains = text.__contains__
         for pid, positions in woken.items():
             needs = checks[pid]
             if needs:
                 missing = False
                 for req in needs:
-                    for lit in req:
-                        got = present.get(lit)
-                        if got is None:
-                            got = present[lit] = lit in text
-                        if got:
-                            break
-                    else:
+                    got = have.get(req)
+                    if got is None:
+                        got = have[req] = any(map(contains, req))
+                    if not got:
                         missing = True
                         break
                 if missing:
@@ -615,7 +622,8 @@ class Gate:
                 match = rx.match
                 end = 0
                 for p in positions:
-                    if p < end or (p and _is_word(text[p - 1])):
+                    # _is_word inlined (this loop runs for every occurrence of every woken pattern)
+                    if p < end or (p and ((c := text[p - 1]).isalnum() or c == "_")):
                         continue
                     m = match(text, p)
                     if m is not None:
@@ -646,7 +654,8 @@ class Gate:
                     if m is None:
                         break
                     st = m.start()
-                    if st and _is_word(text[st - 1]):   # gated patterns carry no leading (?<!\w)
+                    # gated patterns carry no leading (?<!\w); _is_word inlined
+                    if st and ((c := text[st - 1]).isalnum() or c == "_"):
                         pos = st + 1
                         continue
                     out.append((pid, st, m.end()))
