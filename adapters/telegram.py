@@ -28,6 +28,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from adapters import telegram_text as words
 from adapters import telegram_updates as tg
 from adapters.telegram_render import ButtonCodec, TelegramSender
+from adapters.telegram_webhook import WebhookServer
 from bot.conversation import KeyedLocks
 from bot.delivery import DeliveryError
 from bot.events import (Attachment, ButtonPressed, Capabilities, ConversationRef, IncomingMessage, Notify, Outgoing,
@@ -58,6 +59,7 @@ class TelegramAdapter:
         self._seen_presses: OrderedDict[int, None] = OrderedDict()
         self._application: Application | None = None  # type: ignore[type-arg]
         self._sender: TelegramSender | None = None
+        self._webhook: WebhookServer | None = None
         self.handled = 0   # updates fully handled (reply sent); read by the bench and by tests
         self._handled_changed = asyncio.Condition()
 
@@ -83,16 +85,26 @@ class TelegramAdapter:
         updater = application.updater
         assert updater is not None
         if self.settings.mode == "webhook":
-            hook = self.settings.webhook
-            secret = hook.secret_token.get_secret_value() if hook.secret_token else None
-            await updater.start_webhook(listen=hook.listen, port=hook.port, url_path=hook.path.strip("/"),
-                                        webhook_url=hook.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES,
-                                        drop_pending_updates=False, bootstrap_retries=3)
+            await self._start_webhook(application)
         else:
             await updater.start_polling(timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES,
                                         drop_pending_updates=False, bootstrap_retries=3,
                                         error_callback=self._on_poll_error)
         log.info("event=telegram_serving mode=%s", self.settings.mode)
+
+    async def _start_webhook(self, application: Application) -> None:  # type: ignore[type-arg]
+        """Our own endpoint (acknowledges only handled updates, see telegram_webhook), then register it.
+
+        Every worker behind the load balancer registers the same public URL; Telegram keeps one webhook."""
+        hook = self.settings.webhook
+        secret = hook.secret_token.get_secret_value() if hook.secret_token else None
+        self._webhook = WebhookServer(application, listen=hook.listen, port=hook.port, path=hook.path,
+                                      secret=secret)
+        await self._webhook.start()
+        url = hook.url or f"http://{hook.listen}:{self._webhook.port}/{hook.path.strip('/')}"
+        await self.sender.call("set_webhook", application.bot.set_webhook, url=url, secret_token=secret,
+                               allowed_updates=ALLOWED_UPDATES, max_connections=hook.max_connections,
+                               drop_pending_updates=False, attempts=3)
 
     async def _initialize(self, application: Application) -> None:  # type: ignore[type-arg]
         """getMe with a few retries on network errors; a rejected token stops startup with a clear message."""
@@ -114,6 +126,10 @@ class TelegramAdapter:
         application, self._application = self._application, None
         if application is None:
             return
+        webhook, self._webhook = self._webhook, None
+        if webhook is not None:   # first stop taking updates; those being handled finish and are acknowledged
+            with contextlib.suppress(Exception):
+                await webhook.stop()
         with contextlib.suppress(Exception):
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()

@@ -113,6 +113,8 @@ class TelegramWebhookSettings(_Section):
     path: str = "telegram"
     url: str | None = None
     secret_token: SecretStr | None = None
+    #: Webhook POSTs Telegram may have in flight at once (setWebhook `max_connections`, 1-100).
+    max_connections: int = Field(default=40, ge=1, le=100)
 
 
 class TelegramSettings(_Section):

@@ -387,13 +387,39 @@ async def test_webhook_mode_checks_the_secret(fake: FakeTelegram, start: Start) 
     assert await fake.post_webhook(update | {"update_id": 7002}, secret="wrong-secret") == 403
     assert adapter.handled == 0
     assert await fake.post_webhook(update, secret=SECRET) == 200
-    await fake.wait_call("sendMessage", to(ALICE))
+    # Acknowledged only once handled: the reply was already sent when Telegram got its 200.
+    assert fake.calls_of("sendMessage", to(ALICE))
     await adapter.wait_handled(1)
     assert adapter.handled == 1
     # Updates pushed while the webhook is set are POSTed with the registered secret.
     fake.push_text(ALICE, "second")
     await adapter.wait_handled(2)
     assert fake.webhook_deliveries[-1][1] == 200
+
+
+
+async def test_webhook_update_sent_while_the_bot_is_down_is_answered_once_after_restart(
+        fake: FakeTelegram, start: Start) -> None:
+    """A worker that dies before answering never acknowledged the update: Telegram retries, the next worker on
+    the same URL handles it, and a redelivery of a handled update is not answered twice."""
+    port = _free_port()
+    hook = {"listen": "127.0.0.1", "port": port, "path": "tg-hook", "url": f"http://127.0.0.1:{port}/tg-hook",
+            "secret_token": SECRET}
+    first = await start(mode="webhook", webhook=hook)
+    fake.webhook_retry_delay = 0.05
+    await first.stop()                                   # the worker is gone; Telegram keeps the webhook
+    fake.push_text(ALICE, "I want to kill myself")
+    await fake.wait_for(lambda: any(status == 0 for _, status in fake.webhook_deliveries))
+    second = await start(mode="webhook", webhook=hook)   # a restarted (or another) worker on the same URL
+    await second.wait_handled(1, timeout=10)
+    crisis = fake.calls_of("sendMessage", text_has(ALICE, "Are you safe right now?"))
+    assert len(crisis) == 1
+    update_id, status = fake.webhook_deliveries[-1]
+    assert status == 200
+    # Telegram redelivers the same update (its answer was lost): handled already, so no second reply.
+    redelivered = {"update_id": update_id, "message": fake.message(ALICE, "I want to kill myself")}
+    assert await fake.post_webhook(redelivered, secret=SECRET) == 200
+    assert len(fake.calls_of("sendMessage", text_has(ALICE, "Are you safe right now?"))) == 1
 
 
 async def test_wrong_token_fails_startup_clearly(fake: FakeTelegram, tmp_path: Path) -> None:

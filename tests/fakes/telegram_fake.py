@@ -85,8 +85,13 @@ class FakeTelegram:
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
-        self._hook_queue: asyncio.Queue[dict[str, Any]] | None = None
-        self._hook_task: asyncio.Task[None] | None = None
+        #: Like Telegram: up to `max_connections` webhook POSTs in flight (setWebhook's parameter, default 40),
+        #: each chat's updates in order on one connection, and a failed delivery (no answer, or not 2xx) retried
+        #: after `webhook_retry_delay` seconds until the bot takes it.
+        self.webhook_max_connections = 40
+        self.webhook_retry_delay = 0.2
+        self._hook_queues: dict[int, asyncio.Queue[dict[str, Any]]] = {}
+        self._hook_tasks: list[asyncio.Task[None]] = []
         self._session: ClientSession | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
@@ -114,9 +119,9 @@ class FakeTelegram:
     async def close(self) -> None:
         self._closing = True
         await self._notify()
-        if self._hook_task is not None:
-            self._hook_task.cancel()
-            await asyncio.gather(self._hook_task, return_exceptions=True)
+        for task in self._hook_tasks:
+            task.cancel()
+        await asyncio.gather(*self._hook_tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -180,7 +185,7 @@ class FakeTelegram:
                 self.started_users.add(int(chat["id"]))
             out.append(update)
             if self.webhook_url:
-                self._hook_queue_for().put_nowait(update)
+                self._hook_queue_for(update).put_nowait(update)
             else:
                 self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
@@ -334,10 +339,15 @@ class FakeTelegram:
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook_url, self.webhook_secret = url, secret
+        connections = p.get("max_connections")
+        if connections is not None:
+            if not isinstance(connections, int) or not 1 <= connections <= 100:
+                raise ApiError(400, "Bad Request: bad webhook: max_connections must be between 1 and 100")
+            self.webhook_max_connections = connections
         if p.get("drop_pending_updates"):
             self.updates.clear()
         for update in self.updates:
-            self._hook_queue_for().put_nowait(update)
+            self._hook_queue_for(update).put_nowait(update)
         self.updates = []
         return True
 
@@ -459,23 +469,43 @@ class FakeTelegram:
             self._session = ClientSession(timeout=ClientTimeout(total=30))
         return self._session
 
-    def _hook_queue_for(self) -> asyncio.Queue[dict[str, Any]]:
-        if self._hook_queue is None:
-            self._hook_queue = asyncio.Queue()
-            self._hook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
-        return self._hook_queue
+    def _hook_queue_for(self, update: dict[str, Any]) -> asyncio.Queue[dict[str, Any]]:
+        """The connection that carries this update's chat, so one chat's updates arrive in order."""
+        lane = _chat_of(update) % self.webhook_max_connections
+        queue = self._hook_queues.get(lane)
+        if queue is None:
+            queue = self._hook_queues[lane] = asyncio.Queue()
+            self._hook_tasks.append(asyncio.get_running_loop().create_task(self._deliver_webhooks(queue)))
+        return queue
 
-    async def _deliver_webhooks(self) -> None:
-        """Deliver in order with the registered secret, as Telegram does; the status is recorded per update."""
-        assert self._hook_queue is not None
+    async def _deliver_webhooks(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Deliver in order with the registered secret, retrying until the bot answers 2xx, as Telegram does.
+
+        Every attempt is recorded as (update_id, HTTP status), 0 when the connection failed: a bot that acknowledges
+        before it has handled an update, then dies, loses it; one that answers after handling gets it again."""
         while True:
-            update = await self._hook_queue.get()
-            try:
-                status = await self.post_webhook(update, secret=self.webhook_secret)
-            except Exception:
-                status = 0
-            self.webhook_deliveries.append((int(update["update_id"]), status))
-            await self._notify()
+            update = await queue.get()
+            while not self._closing:
+                try:
+                    status = await self.post_webhook(update, secret=self.webhook_secret)
+                except Exception:
+                    status = 0
+                self.webhook_deliveries.append((int(update["update_id"]), status))
+                await self._notify()
+                if 200 <= status < 300 or not self.webhook_url:
+                    break
+                await asyncio.sleep(self.webhook_retry_delay)
+
+
+def _chat_of(update: dict[str, Any]) -> int:
+    for key in ("message", "edited_message", "channel_post"):
+        chat = (update.get(key) or {}).get("chat") if isinstance(update.get(key), dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return abs(chat["id"])
+    query = update.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("from"), dict) and isinstance(query["from"].get("id"), int):
+        return abs(query["from"]["id"])
+    return 0
 
 
 @dataclass
