@@ -49,6 +49,14 @@ def _second_opinion(settings: Settings, responder: Responder):  # type: ignore[n
                           timeout_s=settings.llm.second_opinion_timeout_s)
 
 
+def pseudonym_secret(settings: Settings, data_dir: Path) -> bytes:
+    """From the config when set (shared by every worker on one database), else the data dir's own secret."""
+    configured = settings.privacy.pseudonym_secret
+    if configured is not None:
+        return configured.get_secret_value().encode("utf-8")
+    return load_or_create_secret(data_dir)
+
+
 def load_directory(settings: Settings) -> ResourceDirectory:
     return ResourceDirectory.load(default_directory_paths(), [Path(p) for p in settings.resources.paths])
 
@@ -76,7 +84,7 @@ class HavenApp:
         directory = load_directory(settings)
         responder = build_responder(settings, catalog, directory)
         core = Core(settings=settings, store=store, catalog=catalog, directory=directory, responder=responder,
-                    pseudonymizer=Pseudonymizer(load_or_create_secret(data_dir)), outbox=outbox,
+                    pseudonymizer=Pseudonymizer(pseudonym_secret(settings, data_dir)), outbox=outbox,
                     second_opinion=_second_opinion(settings, responder))
         runner = JobRunner(store)
         core.attach_jobs(runner)

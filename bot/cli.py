@@ -145,14 +145,15 @@ def resources(config_file: Path | None, country: str | None, topic: str | None, 
 
 def _admin_store(config_file: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     """The configured store and pseudonymiser, for admin commands run beside (or instead of) the bot."""
-    from bot.privacy import FieldCipher, Pseudonymizer, load_or_create_secret
+    from bot.app import pseudonym_secret
+    from bot.privacy import FieldCipher, Pseudonymizer
     from bot.store.factory import open_store
 
     settings = _settings(config_file)
     home = resolve_data_dir(data_dir)
     key = settings.privacy.encryption_key
     store = open_store(settings.storage.url, home, FieldCipher(key.get_secret_value() if key else None))
-    return settings, store, Pseudonymizer(load_or_create_secret(home))
+    return settings, store, Pseudonymizer(pseudonym_secret(settings, home))
 
 
 def _user_key(ids, user: str) -> str:  # type: ignore[no-untyped-def]

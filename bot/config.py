@@ -210,6 +210,10 @@ class CrisisSettings(_Section):
 
 class PrivacySettings(_Section):
     encryption_key: SecretStr | None = None
+    #: The key of the pseudonymous user and conversation keys. Unset: generated once into the data dir. Several
+    #: workers on one database must share it (else each would see a different person), so set it from the
+    #: environment there, e.g. `${HAVEN_PSEUDONYM_SECRET}` with the output of `haven keygen`.
+    pseudonym_secret: SecretStr | None = Field(default=None, min_length=32)
     retention_days: int = Field(default=30, ge=1, le=3650)
 
 

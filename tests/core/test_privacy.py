@@ -195,3 +195,21 @@ def test_admin_cli_export_erase_report_protocol(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "| imminent |" in result.output and "never the person" not in result.output
     raw = sqlite3.connect(home / "haven.sqlite3").execute("SELECT COUNT(*) FROM messages").fetchone()[0]
     assert raw == 0
+
+
+def test_workers_sharing_a_configured_pseudonym_secret_see_the_same_person(tmp_path: Path) -> None:
+    """Two workers (two data dirs) on one database: the same platform user must map to the same key in both."""
+    from bot.app import pseudonym_secret
+    from bot.config import Settings
+
+    shared = Settings.model_validate({"privacy": {"pseudonym_secret": "s" * 44}})
+    first, second = tmp_path / "w1", tmp_path / "w2"
+    first.mkdir()
+    second.mkdir()
+    one = Pseudonymizer(pseudonym_secret(shared, first)).user_key("telegram", "12345")
+    two = Pseudonymizer(pseudonym_secret(shared, second)).user_key("telegram", "12345")
+    assert one == two
+    # Without it each data dir generates its own secret, which is right for one worker and wrong for several.
+    alone = Settings()
+    assert (Pseudonymizer(pseudonym_secret(alone, first)).user_key("telegram", "12345")
+            != Pseudonymizer(pseudonym_secret(alone, second)).user_key("telegram", "12345"))
