@@ -208,6 +208,21 @@ class CrisisSettings(_Section):
     escalation: EscalationSettings = EscalationSettings()
 
 
+class JobSettings(_Section):
+    """The durable job runner (escalation notices, re-notifications, reminders, check-ins, follow-ups)."""
+
+    #: How long a claimed job is reserved for the worker that took it. A worker that dies holding jobs gives
+    #: them back after this long, so it bounds how late a crashed worker's escalation notice can be.
+    lease_s: float = Field(default=30.0, ge=1, le=3600)
+    #: How often an idle runner looks for due jobs (it is also woken at once when this worker enqueues one).
+    poll_s: float = Field(default=1.0, ge=0.05, le=60)
+
+    @field_validator("lease_s", "poll_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
 class PrivacySettings(_Section):
     encryption_key: SecretStr | None = None
     #: The key of the pseudonymous user and conversation keys. Unset: generated once into the data dir. Several
@@ -281,6 +296,7 @@ class Settings(_Section):
     slack: SlackSettings = SlackSettings()
     crisis: CrisisSettings = CrisisSettings()
     privacy: PrivacySettings = PrivacySettings()
+    jobs: JobSettings = JobSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     appointments: AppointmentSettings = AppointmentSettings()
     resources: ResourceSettings = ResourceSettings()
