@@ -286,6 +286,23 @@ class ResourceSettings(_Section):
     paths: list[str] = []
 
 
+class OpsSettings(_Section):
+    """Health, readiness and Prometheus metrics for whoever runs Haven. Off by default: an open port is a choice."""
+
+    enabled: bool = False
+    #: Loopback by default; metrics carry no user data, but they describe the service and should stay internal.
+    host: str = "127.0.0.1"
+    #: 9464 is the port the Prometheus exporter registry lists for application exporters.
+    port: int = Field(default=9464, ge=1, le=65535)
+    #: On SIGTERM/SIGINT, how long replies already being worked on may take before the process stops anyway.
+    drain_timeout_s: float = Field(default=10.0, ge=0, le=600)
+
+    @field_validator("drain_timeout_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
 class Settings(_Section):
     bot: BotSettings = BotSettings()
     storage: StorageSettings = StorageSettings()
@@ -300,6 +317,7 @@ class Settings(_Section):
     compliance: ComplianceSettings = ComplianceSettings()
     appointments: AppointmentSettings = AppointmentSettings()
     resources: ResourceSettings = ResourceSettings()
+    ops: OpsSettings = OpsSettings()
 
 
 def _required_when_enabled(settings: Settings) -> list[tuple[str, str]]:
