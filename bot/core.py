@@ -8,7 +8,9 @@ down; and the rate limit is applied after the assessment, so a person in crisis 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -26,6 +28,7 @@ from bot.delivery import Outbox
 from bot.flows.registry import load_features
 from bot.flows.safety_plan import SafetyPlanFlow
 from bot.jobs import JobRunner
+from bot.ops.hooks import NO_METRICS, Metrics
 from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
 from bot.flows.commands import CONSENT_VERSION, CommandFlows
 from bot.i18n import Catalog
@@ -51,7 +54,7 @@ class Core:
     def __init__(self, *, settings: Settings, store: Store, catalog: Catalog, directory: ResourceDirectory,
                  responder: Responder, pseudonymizer: Pseudonymizer, detector: Detector = assess,
                  clock: Callable[[], datetime] | None = None, outbox: Outbox | None = None,
-                 second_opinion: SecondOpinion | None = None) -> None:
+                 second_opinion: SecondOpinion | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -62,10 +65,12 @@ class Core:
         #: Claude's structured second opinion on ambiguous messages: may raise a level, never lower it.
         self.second_opinion = second_opinion
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        #: Counts and latencies for /metrics (bot/ops); labels are platform names and levels, never identities.
+        self.metrics = metrics or NO_METRICS
         self.crisis = CrisisResponder(catalog, directory)
         self.outbox = outbox or Outbox()
         self.escalator = Escalator(settings=settings, store=store, catalog=catalog, ids=pseudonymizer,
-                                   outbox=self.outbox, clock=self.clock)
+                                   outbox=self.outbox, clock=self.clock, metrics=self.metrics)
         self.crisis_flow = CrisisFlow(self)
         self.safety_plan = SafetyPlanFlow(self)
         self.commands = CommandFlows(self)
@@ -74,16 +79,51 @@ class Core:
         self.retention = Retention(store, settings.privacy.retention_days, self.clock)
         self._ordering = KeyedLocks()
         self._limiter = RateLimiter(settings.limits.messages_per_minute)
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def handle(self, event: IncomingEvent) -> list[Outgoing]:
         """Handle one event; events of one conversation run one at a time, in arrival order."""
-        async with self._ordering.hold(event.conversation.key):
+        platform = event.conversation.platform
+        self.metrics.message_received(platform, _event_kind(event))
+        self._inflight += 1
+        self._idle.clear()
+        started = time.perf_counter()
+        try:
+            async with self._ordering.hold(event.conversation.key):
+                try:
+                    items = await self._handle(event)
+                except Exception:
+                    log.exception("event=handle_failed platform=%s", platform)
+                    items = [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
+                                                  crisis_line=self._crisis_line_text(None, None)))]
+            self.metrics.replies_sent(platform, sum(1 for item in items if isinstance(item, Reply)))
+            return items
+        finally:
+            self.metrics.handle_seconds(platform, time.perf_counter() - started)
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
+
+    @property
+    def inflight(self) -> int:
+        """`handle` calls in progress (read by /metrics and by shutdown)."""
+        return self._inflight
+
+    async def drain(self, timeout: float) -> int:
+        """Wait until no `handle` call is in progress, for at most `timeout` seconds; returns how many still are.
+
+        `haven run` calls this on SIGTERM after the adapters stopped taking updates, so a person who wrote just
+        before a deploy still gets their answer (the adapters then finish sending it before they disconnect).
+        """
+        if self._inflight:
             try:
-                return await self._handle(event)
-            except Exception:
-                log.exception("event=handle_failed platform=%s", event.conversation.platform)
-                return [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
-                                             crisis_line=self._crisis_line_text(None, None)))]
+                async with asyncio.timeout(timeout):
+                    await self._idle.wait()
+            except TimeoutError:
+                pass
+        return self._inflight
 
     def attach_jobs(self, runner: JobRunner) -> None:
         """Register the durable jobs the core schedules (escalations, silence checks, follow-ups)."""
@@ -156,6 +196,7 @@ class Core:
         if self.second_opinion is not None:
             assessment = await self.second_opinion.review(clean.text, turn.lang, assessment)
         turn.assessment = self.roll_risk(turn, assessment)
+        self.metrics.crisis_assessed(turn.assessment.level.label)
         profile = turn.user.profile if turn.user else {}
         if assessment.lang != turn.lang and not profile.get("language") and self.catalog.has_language(assessment.lang):
             turn.lang = assessment.lang   # answer in the language the person writes in, unless they chose one
@@ -261,6 +302,13 @@ class Core:
     def _crisis_line_text(self, country: str | None, lang: str | None) -> str:
         lines = self.crisis.helplines(country or self.settings.bot.default_country, lang).lines
         return lines[0].format_line() if lines else "your local emergency number"
+
+
+def _event_kind(event: IncomingEvent) -> str:
+    """The metrics label for an event: message | button | start."""
+    if isinstance(event, IncomingMessage):
+        return "message"
+    return "button" if isinstance(event, ButtonPressed) else "start"
 
 
 def _dedupe_key(event: IncomingEvent, conv_key: str) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from bot.delivery import DeliveryError
+from bot.ops.hooks import NO_METRICS, Metrics
 from bot.store.base import Job, Store
 
 log = logging.getLogger("haven.jobs")
@@ -36,7 +37,7 @@ def backoff_s(attempts: int, base: float = 5.0, cap: float = 300.0) -> float:
 
 class JobRunner:
     def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None, lease_s: float = 60.0,
-                 poll_s: float = 1.0, batch: int = 20) -> None:
+                 poll_s: float = 1.0, batch: int = 20, metrics: Metrics | None = None) -> None:
         self._store = store
         self._handlers: dict[str, Handler] = {}
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -44,6 +45,7 @@ class JobRunner:
         self._poll_s = poll_s
         self._batch = batch
         self._wake = asyncio.Event()
+        self._metrics = metrics or NO_METRICS
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -84,17 +86,21 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         handler = self._handlers[job.kind]
         now = self._clock()
+        self._metrics.job_started(job.kind, (now - job.run_at).total_seconds())
         try:
             await handler(job)
         except RetryLater as retry:
+            self._metrics.job_failed(job.kind)
             await self._store.retry_job(job.id, retry.reason, now + timedelta(seconds=retry.after_s))
             log.info("event=job_retry kind=%s attempt=%d after_s=%.0f", job.kind, job.attempts, retry.after_s)
         except DeliveryError as error:
+            self._metrics.job_failed(job.kind)
             delay = error.retry_after or backoff_s(job.attempts)
             await self._store.retry_job(job.id, error.reason, now + timedelta(seconds=delay))
             log.warning("event=job_delivery_failed kind=%s attempt=%d retryable=%s", job.kind, job.attempts,
                         error.retryable)
         except Exception as error:
+            self._metrics.job_failed(job.kind)
             await self._store.retry_job(job.id, type(error).__name__, now + timedelta(seconds=backoff_s(job.attempts)))
             log.exception("event=job_failed kind=%s attempt=%d", job.kind, job.attempts)
         else:

@@ -19,6 +19,7 @@ from bot.delivery import DeliveryError, Outbox
 from bot.events import Button, ConversationKind, ConversationRef, Notify, Reply
 from bot.i18n import Catalog
 from bot.jobs import JobRunner, RetryLater, backoff_s
+from bot.ops.hooks import NO_METRICS, Metrics
 from bot.privacy import Pseudonymizer
 from bot.store.base import Case, Job, Store
 
@@ -35,7 +36,7 @@ def destination_ref(destination: EscalationDestination) -> ConversationRef:
 
 class Escalator:
     def __init__(self, *, settings: Settings, store: Store, catalog: Catalog, ids: Pseudonymizer,
-                 outbox: Outbox, clock: Callable[[], datetime]) -> None:
+                 outbox: Outbox, clock: Callable[[], datetime], metrics: Metrics = NO_METRICS) -> None:
         self._policy = settings.crisis.escalation
         self._settings = settings
         self._store = store
@@ -43,6 +44,7 @@ class Escalator:
         self._ids = ids
         self._outbox = outbox
         self._clock = clock
+        self._metrics = metrics
         self._runner: JobRunner | None = None
 
     @property
@@ -74,6 +76,8 @@ class Escalator:
         await self._store.bump_counter("escalation", now.strftime("%Y-%m"),
                                        f"level={assessment.level.label};platform={platform}")
         log.info("event=escalation_%s level=%s", "opened" if created else "updated", assessment.level.label)
+        if created:
+            self._metrics.escalation_opened(assessment.level.label)
         if self._runner is not None:
             self._runner.wake()
         return case, created

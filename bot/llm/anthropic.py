@@ -32,6 +32,7 @@ from bot.i18n import Catalog
 from bot.llm import guard
 from bot.llm.base import Responder, ResponderContext, ResponderReply
 from bot.llm.prompt import help_fills, load_system_prompt, session_block, window_history
+from bot.ops.hooks import NO_METRICS, Metrics
 from bot.resources import ResourceDirectory
 
 log = logging.getLogger("haven.llm")
@@ -298,10 +299,13 @@ class ClaudeStream:
 class ResilientResponder:
     """Claude first; on any failure the fallback (offline) responder answers. Records one metric per reply."""
 
-    def __init__(self, primary: Responder, fallback: Responder, metrics: LlmMetrics | None = None) -> None:
+    def __init__(self, primary: Responder, fallback: Responder, metrics: LlmMetrics | None = None,
+                 ops_metrics: Metrics = NO_METRICS) -> None:
         self.primary = primary
         self.fallback = fallback
         self.metrics = metrics or LlmMetrics()
+        #: Prometheus counters for /metrics (error reason and fallback counts only).
+        self.ops_metrics = ops_metrics
 
     @property
     def name(self) -> str:
@@ -337,6 +341,8 @@ class ResilientResponder:
                 await close()
 
     async def _fall_back(self, text: str, context: ResponderContext, started: float, reason: str) -> ResponderReply:
+        self.ops_metrics.llm_error(reason)
+        self.ops_metrics.llm_fallback()
         reply = await self.fallback.reply(text, context)
         self.metrics.record("fallback", (time.perf_counter() - started) * 1000, reasons=(reason,))
         return reply
