@@ -15,6 +15,11 @@ class Adapter(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+    # Optional (looked up with getattr, so console and memory adapters need neither):
+    #   `ready: bool` property: connected and taking updates right now; /readyz reports 503 while it is false.
+    #   `async def stop_receiving() -> None`: stop taking new updates but keep sending, so `haven run` can let
+    #   in-flight replies finish before `stop()` disconnects.
     async def deliver(self, target: ConversationRef, item: Outgoing) -> None:
         """Send an item outside a reply (staff notices, follow-ups). Raises on failure so the job retries."""
         ...

@@ -162,6 +162,18 @@ class DiscordAdapter:
                         await self.client.ws.close(code=4000)
                 await asyncio.sleep(delay)
 
+    @property
+    def ready(self) -> bool:
+        """Gateway connected and serving (read by /readyz); false while it reconnects and once stopping."""
+        client = self.client
+        ws = client.ws if client is not None else None
+        return (client is not None and not self._stopping and client.is_ready() and not client.is_closed()
+                and ws is not None and ws.open)
+
+    async def stop_receiving(self) -> None:
+        """Ignore new messages from now on; handlers in flight finish (stop() waits for them)."""
+        self._stopping = True
+
     async def stop(self) -> None:
         self._stopping = True
         if self._inflight:

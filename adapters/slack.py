@@ -153,14 +153,27 @@ class SlackAdapter:
         self.port = int(address[1])
         log.info("event=slack_listening mode=http port=%s", self.port)
 
-    async def stop(self) -> None:
-        """Stop taking events (Slack redelivers what was not acked), finish what is in flight, then close."""
+    @property
+    def ready(self) -> bool:
+        """Socket Mode connected, or the HTTP endpoint listening (read by /readyz); false once stopping."""
+        if self._runner is not None:
+            return True
+        client = self._socket.client if self._socket is not None else None
+        session = getattr(client, "current_session", None)
+        return client is not None and not client.closed and session is not None and not session.closed
+
+    async def stop_receiving(self) -> None:
+        """Stop taking events (Slack redelivers what was not acked); handlers in flight carry on."""
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stop(self) -> None:
+        """Stop taking events, finish what is in flight, then close."""
+        await self.stop_receiving()
         try:
             await asyncio.wait_for(self.idle(), DRAIN_TIMEOUT_S)
         except asyncio.TimeoutError:

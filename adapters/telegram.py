@@ -121,6 +121,22 @@ class TelegramAdapter:
                     raise RuntimeError("cannot reach the Telegram Bot API at telegram.base_url") from None
                 await asyncio.sleep(attempt)
 
+    @property
+    def ready(self) -> bool:
+        """Connected and taking updates (read by /readyz): started, and polling or the webhook endpoint is up."""
+        application = self._application
+        if application is None or not application.running:
+            return False
+        if self._webhook is not None:
+            return True
+        return application.updater is not None and application.updater.running
+
+    async def stop_receiving(self) -> None:
+        """Stop polling for updates; handlers already running finish and reply. `stop()` does the rest."""
+        application = self._application
+        if application is not None and application.updater is not None and application.updater.running:
+            await application.updater.stop()
+
     async def stop(self) -> None:
         """Stop fetching, let in-flight handlers finish (PTB's stop awaits them), then disconnect."""
         application, self._application = self._application, None

@@ -6,10 +6,11 @@ import asyncio
 import importlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.core import Core
@@ -19,6 +20,10 @@ from bot.jobs import JobRunner
 from bot.i18n import Catalog
 from bot.llm.base import Responder
 from bot.llm.offline import OfflineResponder
+from bot.ops.hooks import NO_METRICS, Metrics
+from bot.ops.metrics import PrometheusMetrics
+from bot.ops.server import OpsServer
+from bot.ops.store_gauges import StoreGauges
 from bot.privacy import FieldCipher, Pseudonymizer, load_or_create_secret
 from bot.resources import ResourceDirectory, default_directory_paths
 from bot.store.factory import open_store
@@ -27,7 +32,8 @@ from bot.store.sqlite import SqliteStore
 log = logging.getLogger("haven.app")
 
 
-def build_responder(settings: Settings, catalog: Catalog, directory: ResourceDirectory | None = None) -> Responder:
+def build_responder(settings: Settings, catalog: Catalog, directory: ResourceDirectory | None = None,
+                    metrics: Metrics = NO_METRICS) -> Responder:
     """The offline responder, or Claude wrapped so that any failure falls back to it (never silence)."""
     offline = OfflineResponder(catalog)
     if settings.llm.provider != "anthropic" or settings.llm.api_key is None:
@@ -36,7 +42,7 @@ def build_responder(settings: Settings, catalog: Catalog, directory: ResourceDir
 
     claude = AnthropicResponder(settings.llm, catalog=catalog, directory=directory or load_directory(settings),
                                 bot_name=settings.bot.name, default_country=settings.bot.default_country)
-    return ResilientResponder(claude, offline)
+    return ResilientResponder(claude, offline, ops_metrics=metrics)
 
 
 def _second_opinion(settings: Settings, responder: Responder):  # type: ignore[no-untyped-def]
@@ -69,6 +75,8 @@ class HavenApp:
     core: Core
     outbox: Outbox
     jobs: JobRunner
+    #: The app's own Prometheus registry (served by bot/ops when `ops.enabled`).
+    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
 
     @classmethod
     async def create(cls, settings: Settings, data_dir: Path) -> "HavenApp":
@@ -82,14 +90,23 @@ class HavenApp:
         catalog = Catalog()
         outbox = Outbox()
         directory = load_directory(settings)
-        responder = build_responder(settings, catalog, directory)
+        metrics = PrometheusMetrics()
+        responder = build_responder(settings, catalog, directory, metrics)
         core = Core(settings=settings, store=store, catalog=catalog, directory=directory, responder=responder,
                     pseudonymizer=Pseudonymizer(pseudonym_secret(settings, data_dir)), outbox=outbox,
-                    second_opinion=_second_opinion(settings, responder))
-        runner = JobRunner(store)
+                    second_opinion=_second_opinion(settings, responder), metrics=metrics)
+        metrics.track_inflight(lambda: core.inflight)
+        runner = JobRunner(store, metrics=metrics)
         core.attach_jobs(runner)
         await core.retention.schedule()
-        return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner)
+        return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner,
+                   metrics=metrics)
+
+    def ops_server(self, adapters: Sequence[Any] = (), *, port: int | None = None) -> OpsServer:
+        """/healthz, /readyz and /metrics for this app; `port` overrides `ops.port` (tests pass 0)."""
+        gauges = StoreGauges(self.store, self.metrics, late_after_s=self.settings.crisis.escalation.renotify_after)
+        return OpsServer(store=self.store, metrics=self.metrics, gauges=gauges, adapters=adapters,
+                         host=self.settings.ops.host, port=self.settings.ops.port if port is None else port)
 
     @asynccontextmanager
     async def running_jobs(self) -> AsyncIterator[None]:
@@ -140,18 +157,53 @@ async def run_adapters(settings: Settings, data_dir: Path, names: list[str]) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await serve(app, list(zip(enabled, adapters)), stop)
+    return 0
+
+
+async def serve(app: HavenApp, adapters: list[tuple[str, Any]], stop: asyncio.Event, *,
+                ops_port: int | None = None) -> None:
+    """Serve until `stop` is set, then shut down without dropping anyone's reply.
+
+    Order matters: readiness turns 503 and the adapters stop taking updates first; replies already being worked
+    on finish (bounded by `ops.drain_timeout_s`); then durable jobs stop (a running job completes), the adapters
+    finish sending and disconnect, and the store closes last. `ops_port` overrides `ops.port` (tests pass 0).
+    """
+    ops: OpsServer | None = None
     try:
-        for name, adapter in zip(enabled, adapters):
+        if app.settings.ops.enabled:
+            ops = app.ops_server([adapter for _, adapter in adapters], port=ops_port)
+            await ops.start()
+            log.info("event=ops_listening port=%d", ops.port)
+        for name, adapter in adapters:
             await adapter.start()
             log.info("event=ready adapter=%s", name)
         async with app.running_jobs():
             await stop.wait()
             log.info("event=stopping")
+            if ops is not None:
+                ops.draining = True
+            for name, adapter in adapters:
+                await _stop_receiving(name, adapter)
+            inflight = await app.core.drain(app.settings.ops.drain_timeout_s)
+            log.info("event=drained inflight=%d", inflight)
     finally:
-        for adapter in reversed(adapters):
+        for _, adapter in reversed(adapters):
             await adapter.stop()
+        if ops is not None:
+            await ops.stop()
         await app.close()
-    return 0
+
+
+async def _stop_receiving(name: str, adapter: Any) -> None:
+    """Ask an adapter to stop taking updates while it keeps sending (optional: `stop()` does both otherwise)."""
+    hook = getattr(adapter, "stop_receiving", None)
+    if hook is None:
+        return
+    try:
+        await hook()
+    except Exception as exc:   # noqa: BLE001 - shutdown carries on; stop() disconnects it anyway
+        log.warning("event=stop_receiving_failed adapter=%s exc=%s", name, type(exc).__name__)
 
 
 #: Adapter classes by name, imported only when used so the core never imports a platform library.
