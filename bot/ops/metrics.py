@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 PLATFORMS = frozenset({"telegram", "discord", "slack", "console", "memory"})
 EVENT_KINDS = frozenset({"message", "button", "start"})
@@ -81,6 +81,7 @@ class PrometheusMetrics:
         self.store_up = Gauge("haven_store_up", "1 when the last scrape could reach the store, else 0.",
                               registry=registry)
         self.inflight = Gauge("haven_inflight_handles", "Core.handle calls in progress.", registry=registry)
+        ProcessCollector(registry=registry)   # process_* (CPU, memory, open fds): unlabelled, Linux only
         for level in LEVELS:   # series exist from the start, so rate() and alerts work before the first crisis
             self.crisis.labels(level)
             self.escalations.labels(level)
