@@ -53,13 +53,17 @@ class StoreGauges:
                 return
             try:
                 await ping_store(self._store)
-                await self._read()
             except Exception as exc:   # noqa: BLE001 - a scrape reports the store as down; it does not fail
                 self._metrics.store_up.set(0)
                 log.warning("event=metrics_store_unavailable exc=%s", type(exc).__name__)
                 self._last = None
                 return
             self._metrics.store_up.set(1)
+            try:
+                await self._read()
+            except Exception as exc:   # noqa: BLE001 - the gauges keep their last values; the scrape still answers
+                log.warning("event=metrics_refresh_failed exc=%s", type(exc).__name__)
+                return
             self._last = loop.time()
 
     async def _read(self) -> None:
