@@ -132,7 +132,14 @@ class TelegramAdapter:
         return application.updater is not None and application.updater.running
 
     async def stop_receiving(self) -> None:
-        """Stop polling for updates; handlers already running finish and reply. `stop()` does the rest."""
+        """Stop taking updates; handlers already running finish and reply. `stop()` does the rest.
+
+        In webhook mode the endpoint closes: Telegram's next POSTs fail and are retried, reaching another worker
+        behind the balancer (or this one after its restart); requests in flight are answered once handled."""
+        webhook, self._webhook = self._webhook, None
+        if webhook is not None:
+            with contextlib.suppress(Exception):
+                await webhook.stop()
         application = self._application
         if application is not None and application.updater is not None and application.updater.running:
             await application.updater.stop()
