@@ -96,7 +96,7 @@ class HavenApp:
                     pseudonymizer=Pseudonymizer(pseudonym_secret(settings, data_dir)), outbox=outbox,
                     second_opinion=_second_opinion(settings, responder), metrics=metrics)
         metrics.track_inflight(lambda: core.inflight)
-        runner = JobRunner(store, metrics=metrics)
+        runner = JobRunner(store, metrics=metrics, lease_s=settings.jobs.lease_s, poll_s=settings.jobs.poll_s)
         core.attach_jobs(runner)
         await core.retention.schedule()
         return cls(settings=settings, data_dir=data_dir, store=store, core=core, outbox=outbox, jobs=runner,
