@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -150,6 +150,32 @@ class DiscordSettings(_Section):
     sync_commands: bool = True
     #: `/checkon` notes one member may send per 24 hours (each recipient gets at most one a day regardless).
     checkon_per_sender_per_day: int = Field(default=3, ge=1, le=50)
+    #: Shards across ALL workers (Discord's `num_shards`). Unset: one gateway connection, no sharding. Discord
+    #: refuses a connection that would hold more than 2,500 servers, so large bots must shard.
+    shard_count: int | None = Field(default=None, ge=1)
+    #: The shards THIS worker connects (0 .. shard_count - 1). Unset with shard_count set: this worker runs all.
+    shard_ids: list[int] | None = None
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_of_this_worker(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        """Caught here, by key, rather than by Discord closing the gateway (4010 Invalid shard) after start, or
+        by one shard connected twice and so answering every message in its servers twice."""
+        if value is None or "shard_count" not in info.data:   # a bad shard_count is reported on its own key
+            return value
+        count: int | None = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs discord.shard_count (the total number of shards across all workers)")
+        if not value:
+            raise ValueError("must list at least one shard id, or be left out to run all shards")
+        outside = sorted({i for i in value if not 0 <= i < count})
+        if outside:
+            raise ValueError(f"shard ids run from 0 to {count - 1} (discord.shard_count - 1); "
+                             f"out of range: {', '.join(map(str, outside))}")
+        repeated = sorted({i for i in value if value.count(i) > 1})
+        if repeated:
+            raise ValueError(f"each shard id may be listed once; repeated: {', '.join(map(str, repeated))}")
+        return value
 
 
 class SlackSettings(_Section):
