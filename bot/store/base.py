@@ -1,4 +1,5 @@
-"""The store contract. The core depends on this protocol only; tests drive the real SQLite implementation.
+"""The store contract. The core depends on this protocol only; one contract suite (tests/store) drives both
+the SQLite and the PostgreSQL implementation.
 
 Identifiers reaching the store are already pseudonymous (keyed hashes, see privacy.py): platform user ids and
 chat ids never land in a table in clear.
@@ -6,10 +7,27 @@ chat ids never land in a table in clear.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
+
+#: Every column the field cipher protects, on every backend: (table, primary key, column, cipher context).
+#: Key rotation walks this list, so a feature that stores encrypted text adds its column here.
+ENCRYPTED_COLUMNS: list[tuple[str, str, str, str]] = [
+    ("messages", "id", "text", "message"),
+    ("users", "user_key", "profile", "profile"),
+    ("conversations", "conv_key", "state", "state"),
+    ("cases", "case_id", "address", "address"),
+    ("mood_entries", "id", "emotions", "mood"),
+    ("mood_entries", "id", "note", "mood"),
+    ("screenings", "id", "answers", "screening"),
+    ("appointments", "booking_id", "details", "appointment"),
+    ("intakes", "id", "answers", "intake"),
+]
+#: Case levels in rising order: a new crisis while a case is open may raise its level, never lower it.
+CASE_LEVELS: list[str] = ["none", "low", "moderate", "high", "imminent"]
 
 
 class EventClaim(str, Enum):
@@ -101,11 +119,23 @@ class ScreeningRecord:
 class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """A cheap round trip to the database; raises when it is unreachable (readiness checks)."""
+        ...
+    def conversation_lock(self, conv_key: str) -> AbstractAsyncContextManager[None]:
+        """Hold while handling one conversation's event, so its turns stay in order across worker processes.
+
+        PostgreSQL: a session advisory lock, released when the holder exits or its connection dies (a crashed
+        worker never keeps it). SQLite: a no-op, one process owns the file. Never nest two of these."""
+        ...
 
     async def claim_event(self, platform: str, event_id: str, now: datetime,
                           stale_after_s: float = 120.0) -> EventClaim: ...
     async def begin_turn(self, *, event: tuple[str, str] | None, user_key: str, platform: str, conv_key: str,
-                         now: datetime) -> tuple[EventClaim, UserRecord | None, ConversationRecord | None]: ...
+                         now: datetime) -> tuple[EventClaim, UserRecord | None, ConversationRecord | None]:
+        """Claim the event and load the person and conversation. Called under `conversation_lock`, so an
+        unfinished claim found here is a dead handler's and is RECOVERed at once; a finished one is DUPLICATE."""
+        ...
     async def finish_event(self, platform: str, event_id: str, now: datetime) -> None: ...
 
     async def get_or_create_user(self, user_key: str, platform: str, now: datetime) -> UserRecord: ...

@@ -23,8 +23,8 @@ from typing import NamedTuple, TypeVar
 import aiosqlite
 
 from bot.privacy import FieldCipher
-from bot.store.base import (Case, ConversationRecord, EventClaim, Job, MoodEntry, ScreeningRecord, StoredMessage,
-                             UserRecord)
+from bot.store.base import (CASE_LEVELS, ENCRYPTED_COLUMNS, Case, ConversationRecord, EventClaim, Job, MoodEntry,
+                             ScreeningRecord, StoredMessage, UserRecord)
 from bot.store.migrations import SQLITE_MIGRATIONS
 
 _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("haven_sqlite_tx", default=False)
@@ -35,20 +35,7 @@ _SELECT_USER = ("SELECT user_key, platform, created_at, profile, consent_version
                 " last_seen_at FROM users WHERE user_key=?")
 _CASE_COLUMNS = ("case_id, user_key, address, platform, level, signals, status, destination_index,"
                  " destination_notices, notices_sent, claimed_by, created_at, updated_at")
-#: Every column the field cipher protects: (table, primary key, column, context). Rotation walks this list, so a
-#: feature that stores encrypted text adds its column here.
-ENCRYPTED_COLUMNS: list[tuple[str, str, str, str]] = [
-    ("messages", "id", "text", "message"),
-    ("users", "user_key", "profile", "profile"),
-    ("conversations", "conv_key", "state", "state"),
-    ("cases", "case_id", "address", "address"),
-    ("mood_entries", "id", "emotions", "mood"),
-    ("mood_entries", "id", "note", "mood"),
-    ("screenings", "id", "answers", "screening"),
-    ("appointments", "booking_id", "details", "appointment"),
-    ("intakes", "id", "answers", "intake"),
-]
-_LEVELS = ["none", "low", "moderate", "high", "imminent"]
+_LEVELS = CASE_LEVELS
 T = TypeVar("T")
 
 
@@ -128,6 +115,21 @@ class SqliteStore:
             raise RuntimeError("store is not open")
         return self._db
 
+    @property
+    def cipher(self) -> FieldCipher:
+        """The current field cipher (read at call time: `rotate_key` replaces it)."""
+        return self._cipher
+
+    async def ping(self) -> None:
+        """A cheap round trip for readiness checks; raises when the store is not open or the file is unusable."""
+        async with self.db.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+
+    @asynccontextmanager
+    async def conversation_lock(self, conv_key: str) -> AsyncIterator[None]:
+        """A no-op: one process owns a SQLite file, and the core already orders each conversation in-process."""
+        yield
+
     async def open(self) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -183,14 +185,21 @@ class SqliteStore:
             self._db = None
 
     async def _migrate(self) -> None:
+        """Apply the missing migrations, each in its own write transaction. Two stores opening one new file at
+        once: the loser of the write lock finds its migration already applied (its script fails on the existing
+        tables and rolls back), re-reads the version and moves on."""
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with self.db.execute("SELECT MAX(version) FROM schema_version") as cursor:
-            row = await cursor.fetchone()
-        current = row[0] if row and row[0] is not None else 0
         for version, script in enumerate(SQLITE_MIGRATIONS, start=1):
-            if version <= current:
+            if version <= await self.schema_version():
                 continue
-            await self.db.executescript(f"BEGIN;\n{script}\nINSERT INTO schema_version VALUES ({version});\nCOMMIT;")
+            try:
+                await self.db.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nINSERT INTO schema_version VALUES ({version});\nCOMMIT;")
+            except sqlite3.OperationalError:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                if version > await self.schema_version():
+                    raise
 
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT MAX(version) FROM schema_version") as cursor:
@@ -209,7 +218,9 @@ class SqliteStore:
         """Dedupe the event and load the person and conversation in one trip to the database thread."""
 
         def read(connection: sqlite3.Connection) -> tuple[EventClaim, Any, Any]:
-            claim = _claim(connection, event[0], event[1], now, 120.0) if event else EventClaim.NEW
+            # Called under the conversation lock (Core._across_workers): an unfinished claim found here
+            # belongs to a handler that died, so it is recovered now, not after a grace period.
+            claim = _claim(connection, event[0], event[1], now, 0.0) if event else EventClaim.NEW
             if claim is EventClaim.DUPLICATE:
                 return claim, None, None
             user = connection.execute(_SELECT_USER, (user_key,)).fetchone()
