@@ -8,6 +8,13 @@ a single initial response per interaction within 3 seconds, follow-ups only afte
 them (403 / 50007), channels the bot may not write to (403 / 50013). Faults: the next matching call can fail
 with any status or a 429 carrying `retry_after` (and the `Via` header discord.py needs before it retries).
 
+Sharding as Discord documents it: `GET /gateway/bot` recommends `recommended_shards`; IDENTIFY's `shard:
+[id, count]` is validated (4010 Invalid shard), a session that would hold more than `max_guilds_per_session`
+servers is refused (4011 Sharding required; Discord's limit is 2,500, unset here unless a test sets it); READY
+and GUILD_CREATE carry only the session's own servers; a server's events go only to the shard that owns it,
+`(guild_id >> 22) % count`, and DMs only to shard 0. A session identified without `shard` is shard [0, 1],
+which owns everything, so unsharded clients see exactly what they saw before.
+
 Every REST call is recorded; tests wait on "a call like this was recorded" through an asyncio.Condition, never
 by sleeping. Only TEXT gateway frames are sent, so the client's zlib/zstd `compress` parameter is accepted and
 ignored (discord.py only inflates binary frames).
@@ -95,6 +102,13 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._sockets: list[web.WebSocketResponse] = []
         self._intents: dict[int, int] = {}
+        #: What `GET /gateway/bot` recommends as `shards`.
+        self.recommended_shards = 1
+        #: Servers one session may hold before IDENTIFY is refused with 4011 (Discord: 2,500); None = no limit.
+        self.max_guilds_per_session: int | None = None
+        self._shards: dict[int, tuple[int, int]] = {}                  # id(ws) -> (shard id, shard count)
+        self._sessions: dict[str, tuple[int, tuple[int, int]]] = {}    # session id -> (intents, shard)
+        self._session_ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -137,8 +151,10 @@ class FakeDiscord:
                 "avatar": None, "bot": bot}
 
     def add_guild(self, name: str, channels: list[str], members: list[dict[str, Any]],
-                  roles: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-        guild_id = self.next_id()
+                  roles: list[str] = (), *,  # type: ignore[assignment]
+                  on_shard: tuple[int, int] | None = None) -> dict[str, Any]:
+        """A server with text channels and members; `on_shard=(id, count)` picks an id that shard owns."""
+        guild_id = self.next_id() if on_shard is None else self.snowflake_on_shard(*on_shard)
         guild: dict[str, Any] = {
             "id": str(guild_id), "name": name, "unavailable": False, "owner_id": members[0]["id"],
             "member_count": len(members) + 1, "features": [], "emojis": [], "stickers": [], "threads": [],
@@ -163,6 +179,15 @@ class FakeDiscord:
             guild["members"].append(self._member(member))
         self.guilds[guild_id] = guild
         return guild
+
+    def snowflake_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh id whose server would live on `shard_id`: ids are snowflakes, and Discord assigns a server to
+        shard `(id >> 22) % count` (the timestamp part), so consecutive ids almost always share a shard."""
+        candidate = self.next_id()
+        while shard_of(candidate, shard_count) != shard_id:
+            candidate += 1 << 22
+        self._ids = itertools.count(candidate + 1)
+        return candidate
 
     @staticmethod
     def _member(user: dict[str, Any], roles: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
@@ -275,7 +300,7 @@ class FakeDiscord:
             ("GET", r"/users/@me", lambda b, q: _json(self.bot)),
             ("GET", r"/oauth2/applications/@me", lambda b, q: _json(self._application())),
             ("GET", r"/gateway", lambda b, q: _json({"url": self.gateway_url})),
-            ("GET", r"/gateway/bot", lambda b, q: _json({"url": self.gateway_url, "shards": 1,
+            ("GET", r"/gateway/bot", lambda b, q: _json({"url": self.gateway_url, "shards": self.recommended_shards,
                                                          "session_start_limit": {"total": 1000, "remaining": 999,
                                                                                  "reset_after": 0,
                                                                                  "max_concurrency": 1}})),
@@ -461,10 +486,14 @@ class FakeDiscord:
                     await ws.close(code=4004, message=b"Authentication failed.")
                 else:
                     self._sockets.append(ws)
+                    session = self._sessions.get(str(data.get("session_id")))
+                    if session is not None:          # a resumed session keeps its intents and its shard
+                        self._intents[id(ws)], self._shards[id(ws)] = session
                     await self._send(ws, "RESUMED", {})
         if ws in self._sockets:
             self._sockets.remove(ws)
             self._intents.pop(id(ws), None)
+            self._shards.pop(id(ws), None)
         return ws
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
@@ -478,12 +507,26 @@ class FakeDiscord:
         if intents & PRIVILEGED and not self.privileged_intents:
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard = _shard_pair(data.get("shard", [0, 1]))
+        if shard is None:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        owned = [guild for guild_id, guild in self.guilds.items() if shard_of(guild_id, shard[1]) == shard[0]]
+        if self.max_guilds_per_session is not None and len(owned) > self.max_guilds_per_session:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return
         self._sockets.append(ws)
-        await self._send(ws, "READY", {
-            "v": 10, "user": self.bot, "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
-            "session_id": "fake-session", "resume_gateway_url": self.gateway_url, "private_channels": [],
-            "relationships": [], "application": {"id": str(self.app_id), "flags": 0}})
-        for guild in self.guilds.values():
+        self._shards[id(ws)] = shard
+        session_id = f"fake-session-{next(self._session_ids)}"
+        self._sessions[session_id] = (intents, shard)
+        ready: dict[str, Any] = {
+            "v": 10, "user": self.bot, "guilds": [{"id": g["id"], "unavailable": True} for g in owned],
+            "session_id": session_id, "resume_gateway_url": self.gateway_url, "private_channels": [],
+            "relationships": [], "application": {"id": str(self.app_id), "flags": 0}}
+        if "shard" in data:
+            ready["shard"] = list(shard)
+        await self._send(ws, "READY", ready)
+        for guild in owned:
             await self._send(ws, "GUILD_CREATE", guild)
         async with self._changed:
             self.identifies.append(data)
@@ -495,11 +538,16 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict[str, Any], needs: int = 0,
                        adjust: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> int:
-        """Send an event to every identified connection whose intents include `needs`; returns how many."""
+        """Send an event to every identified connection whose intents include `needs` and whose shard owns it (a
+        server's shard; shard 0 for DMs); returns how many."""
         sent = 0
+        guild_id = _guild_of(event, data)
         for ws in list(self._sockets):
             intents = self._intents.get(id(ws), 0)
             if needs and not intents & needs:
+                continue
+            shard_id, shard_count = self._shards.get(id(ws), (0, 1))
+            if shard_id != (0 if guild_id is None else shard_of(guild_id, shard_count)):
                 continue
             await self._send(ws, event, adjust(intents, data) if adjust else data)
             sent += 1
@@ -581,6 +629,30 @@ class FakeDiscord:
     def sent_messages(self, channel_id: int) -> list[dict[str, Any]]:
         return [m for m in self.messages.values() if int(m["channel_id"]) == channel_id
                 and m["author"]["id"] == self.bot["id"]]
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a server's events, by Discord's documented formula."""
+    return (guild_id >> 22) % shard_count
+
+
+def _shard_pair(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's `shard: [id, count]` if valid (0 <= id < count), else None (Discord closes with 4010)."""
+    if not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value):
+        return None
+    shard_id, shard_count = value
+    return (shard_id, shard_count) if 0 <= shard_id < shard_count else None
+
+
+def _guild_of(event: str, data: Any) -> int | None:
+    """The server an event belongs to (None for DMs and anything unparsable, which go to shard 0)."""
+    if not isinstance(data, dict):
+        return None
+    raw = data.get("id") if event.startswith("GUILD_") and "guild_id" not in data else data.get("guild_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
