@@ -64,11 +64,11 @@ def rest_base(api_base: str) -> str:
 
 
 class _HavenClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, settings: DiscordSettings) -> None:
+    def __init__(self, adapter: DiscordAdapter, settings: DiscordSettings, **options: Any) -> None:
         # Haven never joins voice; discord.py would otherwise warn at every start that voice libraries are missing.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents_for(settings), guild_ready_timeout=settings.guild_ready_timeout,
-                         allowed_mentions=NO_MENTIONS)
+                         allowed_mentions=NO_MENTIONS, **options)
         self.haven = adapter
         self.tree: app_commands.CommandTree[_HavenClient] = app_commands.CommandTree(self)
 
@@ -78,6 +78,29 @@ class _HavenClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.haven.on_message(message)
+
+
+class _HavenShardedClient(_HavenClient, discord.AutoShardedClient):
+    """The same client on discord.py's sharding: this process IDENTIFYs only `discord.shard_ids`, so several
+    `haven run` workers can split a bot too large for one gateway connection (Discord: 2,500 servers each)."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("event=discord_shard_ready shard=%d", shard_id)
+
+
+def _client_for(adapter: DiscordAdapter, settings: DiscordSettings) -> _HavenClient:
+    """One plain connection unless `discord.shard_count` is set (the single-connection path stays as it was)."""
+    if settings.shard_count is None:
+        return _HavenClient(adapter, settings)
+    return _HavenShardedClient(adapter, settings, shard_count=settings.shard_count, shard_ids=settings.shard_ids)
+
+
+def _gateway_open(client: discord.Client) -> bool:
+    """A sharded client has no single `ws`: it is open when every shard this worker runs is."""
+    if isinstance(client, discord.AutoShardedClient):
+        shards = client.shards
+        return bool(shards) and not any(shard.is_closed() for shard in shards.values())
+    return client.ws is not None and client.ws.open
 
 
 def _guard_parsers(client: discord.Client) -> None:
@@ -120,7 +143,7 @@ class DiscordAdapter:
         token = self.settings.token.get_secret_value() if self.settings.token else ""
         self._point_at_endpoints()
         await self.store.open()
-        client = self.client = _HavenClient(self, self.settings)
+        client = self.client = _client_for(self, self.settings)
         self.interactions.register(client.tree)
         await client.login(token)
         if self.settings.sync_commands:
@@ -166,9 +189,8 @@ class DiscordAdapter:
     def ready(self) -> bool:
         """Gateway connected and serving (read by /readyz); false while it reconnects and once stopping."""
         client = self.client
-        ws = client.ws if client is not None else None
         return (client is not None and not self._stopping and client.is_ready() and not client.is_closed()
-                and ws is not None and ws.open)
+                and _gateway_open(client))
 
     async def stop_receiving(self) -> None:
         """Ignore new messages from now on; handlers in flight finish (stop() waits for them)."""
