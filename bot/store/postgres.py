@@ -33,6 +33,7 @@ from bot.store.pg_migrations import LOCK_NAMESPACE, migrate
 log = logging.getLogger("haven.store")
 #: Advisory-lock namespace (two-int4 form) for "one open case per person".
 _CASE_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
+_CONNECT_TIMEOUT_S = 10.0
 _USER_FIELDS = {"profile", "consent_version", "consent_at", "disclosed_at", "last_seen_at"}
 _CASE_FIELDS = {"status", "destination_index", "destination_notices", "notices_sent", "claimed_by", "level"}
 _INSERT_MESSAGE = "INSERT INTO messages (conv_key, user_key, direction, text, created_at) VALUES ($1, $2, $3, $4, $5)"
@@ -122,11 +123,14 @@ class PostgresStore:
         return self._pool_
 
     async def open(self) -> None:
-        settings = {"application_name": "haven"}
+        # `timeout` bounds each new connection: with the database down a turn fails in seconds (and the core
+        # answers anyway), not after asyncpg's default minute.
         self._pool_ = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._pool_size,
-                                                server_settings=settings)
+                                                timeout=_CONNECT_TIMEOUT_S,
+                                                server_settings={"application_name": "haven"})
         try:
             self._lock_pool_ = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._lock_pool_size,
+                                                         timeout=_CONNECT_TIMEOUT_S,
                                                          server_settings={"application_name": "haven-locks"})
             async with self.pool.acquire() as connection:
                 await migrate(connection)

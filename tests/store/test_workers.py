@@ -208,3 +208,30 @@ async def test_a_crashed_holders_conversation_lock_is_released(backend: Backend)
     holder.cancel()
     with pytest.raises(asyncio.CancelledError):
         await holder
+
+
+async def test_ping_raises_while_the_database_refuses_this_worker(backend: Backend) -> None:
+    """What /readyz sees when the database is unreachable: ping raises, and answers again once it is back."""
+    postgres_only(backend)
+    role = f"haven_ping_{abs(hash(backend.location)) % 10**8}"
+    await backend.raw(f"CREATE ROLE {role} LOGIN SUPERUSER")
+    try:
+        dsn = backend.location.replace("postgresql://haven@", f"postgresql://{role}@", 1)
+        assert dsn != backend.location, "expected the test server's DSN"
+        store = Backend("postgres", dsn).make()
+        await store.open()
+        try:
+            await store.ping()
+            await backend.raw(f"ALTER ROLE {role} NOLOGIN")
+            await backend.raw(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename='{role}'")
+            with pytest.raises(Exception):
+                await store.ping()
+            with pytest.raises(Exception):
+                await store.ping()
+            await backend.raw(f"ALTER ROLE {role} LOGIN")
+            await store.ping()
+        finally:
+            await store.close()
+    finally:
+        await backend.raw(f"DROP OWNED BY {role}")   # the tables it migrated into this test's schema
+        await backend.raw(f"DROP ROLE {role}")
