@@ -64,7 +64,9 @@ class LocalPostgres:
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="haven-pg-"))
+        # Under /tmp: short enough for the unix socket path limit (~107 bytes), and traversable by the `postgres`
+        # user when we run as root (a TMPDIR under /root would not be).
+        self.root = Path(tempfile.mkdtemp(prefix="haven-pg-", dir="/tmp" if os.path.isdir("/tmp") else None))
         self.data = self.root / "data"
         self.port = _free_port()
         self._as_user: list[str] = []
