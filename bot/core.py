@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -93,7 +94,8 @@ class Core:
         try:
             async with self._ordering.hold(event.conversation.key):
                 try:
-                    items = await self._handle(event)
+                    async with self._across_workers(event):
+                        items = await self._handle(event)
                 except Exception:
                     log.exception("event=handle_failed platform=%s", platform)
                     items = [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
@@ -105,6 +107,29 @@ class Core:
             self._inflight -= 1
             if not self._inflight:
                 self._idle.set()
+
+    @asynccontextmanager
+    async def _across_workers(self, event: IncomingEvent) -> AsyncIterator[None]:
+        """The store's per-conversation lock, so one conversation's turns stay in order across worker processes.
+
+        Held from before the event is claimed until its turn is saved: an unfinished claim that a holder finds
+        can only belong to a worker that died, and is taken over at once. If the lock cannot be had (the
+        database is down) the event is still handled: a person in crisis is answered whatever the store does.
+        """
+        lock = self.store.conversation_lock(self.ids.conversation_key(event.conversation.key))
+        try:
+            await lock.__aenter__()
+        except Exception:
+            log.warning("event=conversation_lock_unavailable platform=%s", event.conversation.platform)
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                await lock.__aexit__(None, None, None)
+            except Exception:
+                log.warning("event=conversation_lock_release_failed platform=%s", event.conversation.platform)
 
     @property
     def inflight(self) -> int:
