@@ -259,7 +259,7 @@ class TelegramAdapter:
             text = tg.strip_mention(tg.strip_command(text, self._username), self._username)
             await self._on_group_message(update, message, text)
         else:
-            log.info("event=update_ignored kind=%s", message.chat.type)
+            log.info("event=update_ignored kind=%s", tg.chat_kind(message.chat.type))
 
     async def _on_group_message(self, update: Update, message: Message, text: str) -> None:
         """Addressed in a group: continue privately if we can write to the person, else offer a deep link.

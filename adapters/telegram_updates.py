@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from telegram import Message, MessageEntity, Update, User
+from telegram.constants import ChatType
 from telegram.request import HTTPXRequest
 
 from bot.events import ConversationKind, ConversationRef, UserRef
@@ -123,5 +124,15 @@ def button_label(message: Message, data: str | None) -> str | None:
     return None
 
 
+#: Names we may log. An update's field names and a chat's type come from whoever sent the update (a forged webhook
+#: call can put a person's words there), so anything not in the Bot API's own lists is logged as "other".
+_KINDS = frozenset(str(kind) for kind in Update.ALL_TYPES)
+_CHAT_TYPES = frozenset(str(kind) for kind in ChatType)
+
+
 def kind(update: Update) -> str:
-    return next((key for key in update.to_dict() if key != "update_id"), "unknown")
+    return next((key for key in update.to_dict() if key != "update_id" and key in _KINDS), "other")
+
+
+def chat_kind(chat_type: object) -> str:
+    return str(chat_type) if chat_type in _CHAT_TYPES else "other"
