@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -93,7 +95,11 @@ class SlackAdapter:
                              process_before_response=False,
                              signing_secret=_secret(self._cfg.signing_secret) or "",
                              # Socket Mode envelopes arrive over the app-token socket: nothing to sign.
-                             request_verification_enabled=not socket)
+                             request_verification_enabled=not socket,
+                             # Bolt's own "Unhandled request (...)" warning quotes parts of the payload (action
+                             # ids, typed suggestion values); ours says only that it was ignored.
+                             raise_error_for_unhandled_request=True)
+        self.bolt.error(self._on_bolt_error)
         self.bolt.event("message")(self._on_message)
         self.bolt.event("app_mention")(self._on_mention)
         self.bolt.event("app_home_opened")(self._on_home)
@@ -145,6 +151,7 @@ class SlackAdapter:
 
     async def _start_http(self) -> None:
         server = AsyncSlackAppServer(port=self._cfg.port, path=self._cfg.path, app=self.bolt, host=self._cfg.listen)
+        server.web_app.middlewares.append(_refuse_unreadable)
         runner = web.AppRunner(server.web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, self._cfg.listen, self._cfg.port).start()
@@ -272,9 +279,9 @@ class SlackAdapter:
     async def _on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         decoded = blocks.decode_value(action.get("value"))
-        user = text_field(body.get("user") or {}, "id")
-        container = body.get("container") or {}
-        channel = text_field(body.get("channel") or {}, "id") or text_field(container, "channel_id")
+        user = text_field(body.get("user"), "id")
+        container = body.get("container") if isinstance(body.get("container"), dict) else {}
+        channel = text_field(body.get("channel"), "id") or text_field(container, "channel_id")
         if decoded is None or user is None or channel is None:
             log.warning("event=slack_rejected kind=block_actions reason=bad_fields")
             return
@@ -285,7 +292,7 @@ class SlackAdapter:
             if kind is ConversationKind.DIRECT and text_field(message, "ts") and not container.get("is_ephemeral"):
                 # One press per question: swap the buttons for a note of the choice. Staff messages keep theirs
                 # (Claim, then Resolve).
-                label = str((action.get("text") or {}).get("text", ""))[:blocks.LABEL_LIMIT]
+                label = str(text_field(action.get("text"), "text", max_len=10_000) or "")[:blocks.LABEL_LIMIT]
                 await self.client.chat_update(
                     channel=channel, ts=message["ts"], text=str(message.get("text") or label),
                     blocks=blocks.chosen_blocks(list(message.get("blocks") or []),
@@ -324,6 +331,19 @@ class SlackAdapter:
             items = await self._app.core.handle(IncomingMessage(conversation, sender, text, message_id))
             await self._send.render(conversation, sender, items)
 
+    async def _on_bolt_error(self, error: Exception) -> None:
+        """Bolt's global error handler. Its default one logs the exception's text, which can quote the payload;
+        ours logs the kind of failure, and for our own bugs the exception's type and place (not its message)."""
+        if isinstance(error, BoltUnhandledRequestError):
+            log.info("event=slack_ignored kind=unhandled")
+            return
+        if not _raised_in_haven(error):
+            # Bolt itself could not make sense of a request (a field of the wrong type where it looks for ids):
+            # a malformed payload, refused, not a failure of Haven's.
+            log.warning("event=slack_rejected kind=payload reason=malformed exc=%s", type(error).__name__)
+            return
+        log.error("event=slack_handler_failed exc=%s", type(error).__name__, exc_info=error)
+
     async def _on_revoked(self, event: dict[str, Any]) -> None:
         report_auth_failure(str(event.get("type", "tokens_revoked")))
 
@@ -348,6 +368,25 @@ class SlackAdapter:
     def _is_staff_channel(self, channel: str) -> bool:
         return any(d.platform == PLATFORM and d.target == channel
                    for d in self._app.settings.crisis.escalation.destinations)
+
+
+def _raised_in_haven(error: BaseException) -> bool:
+    frames = traceback.walk_tb(error.__traceback__)
+    return any(str(frame.f_globals.get("__name__", "")).startswith(("adapters.", "bot.")) for frame, _ in frames)
+
+
+@web.middleware
+async def _refuse_unreadable(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Bolt reads and parses the body before it checks the signature, so a body that is not UTF-8 or not the JSON
+    or form its content type claims raised inside bolt's aiohttp handler: a 500 and an ERROR with a traceback for
+    anyone who can reach the port. Such a request is answered 400 with a one-line warning instead."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:   # noqa: BLE001 - whatever the body was, it was not a Slack request
+        log.warning("event=slack_rejected kind=http reason=unreadable exc=%s", type(exc).__name__)
+        return web.Response(status=400)
 
 
 def _fallback_id(channel: str, ts: object) -> str:

@@ -64,9 +64,10 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
     return DeliveryError(f"slack: {code}", retryable=code not in PERMANENT_ERRORS)
 
 
-def text_field(payload: dict[str, Any], key: str, *, max_len: int = 64) -> str | None:
-    """A short string field (ids, timestamps) or None: Slack ids are short, anything else is not Slack's."""
-    value = payload.get(key)
+def text_field(payload: Any, key: str, *, max_len: int = 64) -> str | None:
+    """A short string field (ids, timestamps) or None: Slack ids are short, anything else is not Slack's. Also None
+    when `payload` is not an object at all (a forged or broken request can put a string where Slack nests one)."""
+    value = payload.get(key) if isinstance(payload, dict) else None
     return value if isinstance(value, str) and 0 < len(value) <= max_len else None
 
 

@@ -296,7 +296,7 @@ class FakeSlack:
             async for frame in ws:
                 if frame.type == aiohttp.WSMsgType.TEXT:
                     data = json.loads(frame.data)
-                    if isinstance(data, dict) and "envelope_id" in data:
+                    if isinstance(data, dict) and isinstance(data.get("envelope_id"), str):
                         self._acks[data["envelope_id"]] = data
                         await self._record(Call("socket.ack", data, None))
         finally:
@@ -310,6 +310,10 @@ class FakeSlack:
             "envelope_id": envelope_id, "type": kind, "payload": payload,
             "accepts_response_payload": kind != "events_api", "retry_attempt": 0, "retry_reason": ""}))
         return envelope_id
+
+    async def push_raw(self, frame: str) -> None:
+        """Send any text frame on the open socket, as is: garbage, or an envelope Slack would never build (fuzzing)."""
+        await self._sockets[-1].send_str(frame)
 
     async def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         await self.wait_for("socket.ack", where=lambda c: c.params.get("envelope_id") == envelope_id,
