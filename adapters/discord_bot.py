@@ -264,6 +264,10 @@ class DiscordAdapter:
     # --- incoming messages -----------------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        # discord.py copies `content` from the payload unchecked, and leaves `author` unset when there is none.
+        if not isinstance(message.content, str) or getattr(message, "author", None) is None:
+            log.warning("event=rejected reason=bad_payload dispatch=MESSAGE_CREATE")
+            return
         if self._stopping or message.author.bot or message.type not in (discord.MessageType.default,
                                                                        discord.MessageType.reply):
             return
@@ -283,7 +287,13 @@ class DiscordAdapter:
         event = IncomingMessage(conversation, self.user_ref(message.author), message.content, str(message.id))
         async with _typing(message.channel):
             items = await self.core.handle(event)
-        await self.render(channel_sender(message.channel), items)
+        try:
+            await self.render(channel_sender(message.channel), items)
+        except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            # DMs closed since, a channel Discord does not know, or Discord failing after discord.py's own retries:
+            # a delivery problem, logged as one (its reason), not as a crash with a traceback.
+            error = delivery_error(exc)
+            log.warning("event=reply_failed reason=%s retryable=%s", error.reason, error.retryable)
 
     async def render(self, send: Any, items: list[Outgoing]) -> None:
         """Replies and attachments into the conversation; Notify items through the outbox."""

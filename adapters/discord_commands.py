@@ -48,6 +48,19 @@ OWN_ACTIONS = ("discord:checkon_optout", "discord:checkon_optin", "discord:monit
                "discord:monitoring_optout")
 
 
+async def acknowledged(interaction: discord.Interaction[Any], **options: Any) -> bool:
+    """Defer the interaction; False when Discord refuses. Discord takes an acknowledgement only within 3 seconds
+    and only for an interaction it issued: a late, replayed or forged one gets 404 (10062 Unknown interaction),
+    and there is then no way to answer through it. Such a press or command is dropped with a log line instead of
+    an exception (which discord.py would log as an error with a traceback)."""
+    try:
+        await interaction.response.defer(**options)
+    except discord.HTTPException as exc:
+        log.warning("event=interaction_dropped reason=%s", "expired" if exc.status == 404 else f"http_{exc.status}")
+        return False
+    return True
+
+
 class DiscordInteractions:
     def __init__(self, adapter: DiscordAdapter) -> None:
         self.adapter = adapter
@@ -105,7 +118,8 @@ class DiscordInteractions:
 
     async def run_core_command(self, interaction: discord.Interaction[Any], name: str, argument: str) -> None:
         private = interaction.guild is not None
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        if not await acknowledged(interaction, ephemeral=private, thinking=True):
+            return
         async with self.adapter.tracked():
             conversation = await self._personal_conversation(interaction)
             sender = self._sender(interaction)
@@ -116,7 +130,8 @@ class DiscordInteractions:
     async def run_staff_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         """`/claim`, `/resolve`, `/reply` in a staff channel; the core refuses them anywhere else."""
         staff = interaction.channel_id is not None and interaction.channel_id in self.adapter.staff_channels()
-        await interaction.response.defer(ephemeral=not staff, thinking=True)
+        if not await acknowledged(interaction, ephemeral=not staff, thinking=True):
+            return
         async with self.adapter.tracked():
             conversation = ConversationRef("discord", str(interaction.channel_id), ConversationKind.GROUP)
             event = IncomingMessage(conversation, self._sender(interaction), text, f"i{interaction.id}")
@@ -125,7 +140,8 @@ class DiscordInteractions:
 
     async def on_button(self, interaction: discord.Interaction[Any], action_id: str, value: str) -> None:
         """A Haven button was pressed: acknowledge at once, then let the core (or the adapter) answer."""
-        await interaction.response.defer()
+        if not await acknowledged(interaction):
+            return
         async with self.adapter.tracked():
             if action_id in OWN_ACTIONS:
                 await self._own_action(interaction, action_id)
@@ -162,7 +178,8 @@ class DiscordInteractions:
     # --- opt-outs --------------------------------------------------------------------------------------------
 
     async def optout(self, interaction: discord.Interaction[Any], what: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await acknowledged(interaction, ephemeral=True, thinking=True):
+            return
         kind = "checkon" if what == "checkon" else "monitoring"
         await self._set(interaction, kind, True)
 
@@ -185,7 +202,8 @@ class DiscordInteractions:
     # --- /checkon --------------------------------------------------------------------------------------------
 
     async def checkon(self, interaction: discord.Interaction[Any], member: discord.Member | discord.User) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not await acknowledged(interaction, ephemeral=True, thinking=True):
+            return
         async with self.adapter.tracked():
             await self._checkon(interaction, member)
 

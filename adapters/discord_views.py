@@ -20,7 +20,9 @@ PREFIX = "hv:"
 MAX_CUSTOM_ID = 100          # Discord's limit for a component custom_id
 MAX_LABEL = 80               # Discord's limit for a button label
 MAX_BUTTONS = 25             # 5 rows of 5
-_TEMPLATE = re.compile(r"hv:(?P<action>[A-Za-z0-9_.:-]{1,64})\|(?P<value>.*)", re.DOTALL)
+#: The lookahead caps the whole custom_id at Discord's 100 characters: a longer one is not a button Haven made, and
+#: matching it would make discord.py build a HavenButton that cannot exist (an error logged with a traceback).
+_TEMPLATE = re.compile(r"(?=.{1,100}\Z)hv:(?P<action>[A-Za-z0-9_.:-]{1,64})\|(?P<value>.*)", re.DOTALL)
 
 
 class ButtonSink(Protocol):

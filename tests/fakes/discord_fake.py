@@ -553,6 +553,14 @@ class FakeDiscord:
             sent += 1
         return sent
 
+    async def send_raw(self, frame: str) -> int:
+        """Send any text frame, as is, to every identified connection (unknown opcodes, replayed sequence numbers,
+        for fuzzing); returns how many connections got it."""
+        sockets = [ws for ws in self._sockets if id(ws) in self._intents]
+        for ws in sockets:
+            await ws.send_str(frame)
+        return len(sockets)
+
     # --- pushing inbound events ------------------------------------------------------------------------------
 
     async def push_dm(self, author: dict[str, Any], content: str) -> dict[str, Any]:
