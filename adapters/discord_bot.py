@@ -167,8 +167,10 @@ class DiscordAdapter:
         """Keep `connect()` running; fatal closes (bad token, disallowed intents) end it, anything else restarts."""
         assert self.client is not None
         attempt = 0
-        while not self.client.is_closed():
+        while not (self.client.is_closed() and self._stopping):
             try:
+                if self.client.is_closed():
+                    await self._replace_client()
                 await self.client.connect(reconnect=True)
                 return
             except (discord.LoginFailure, discord.PrivilegedIntentsRequired, discord.ConnectionClosed):
@@ -184,6 +186,21 @@ class DiscordAdapter:
                     with contextlib.suppress(Exception):
                         await self.client.ws.close(code=4000)
                 await asyncio.sleep(delay)
+
+    async def _replace_client(self) -> None:
+        """A fresh, logged-in client for one that closed itself. discord.py's sharded client closes when a shard
+        hits an unexpected error (a plain Client leaves that to us, and is restarted above), which would leave
+        a sharded worker deaf for good. The old client stays in place until the new one has logged in, so a
+        failed login is retried by the loop like any other crash."""
+        client = _client_for(self, self.settings)
+        self.interactions.register(client.tree)
+        try:
+            await client.login(self.settings.token.get_secret_value() if self.settings.token else "")
+        except BaseException:
+            await client.close()
+            raise
+        self.client = client
+        log.warning("event=gateway_client_replaced")
 
     @property
     def ready(self) -> bool:

@@ -192,6 +192,26 @@ async def test_a_bot_too_large_for_one_connection_must_shard(cluster: Cluster, t
         assert all(running.adapter.ready for running in workers)
 
 
+async def test_a_sharded_client_that_closed_itself_after_a_crash_is_replaced(cluster: Cluster, tmp_path: Path,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """discord.py closes a whole sharded client when one shard hits an unexpected error (here a frame that is not
+    JSON); a plain client is only restarted. A worker must not stay deaf to people in crisis after that."""
+    caplog.set_level(logging.INFO)
+    fake = cluster.fake
+    async with worker(settings_for(cluster, [0]), tmp_path) as running:
+        first = running.adapter.client
+        assert await fake.send_raw("this is not json") == 1
+        await fake.wait_identifies(2)
+        await fake.push_dm(cluster.carol, "hello")
+        await fake.wait_for("POST", rf"^/channels/{cluster.dm(cluster.carol)}/messages$")
+        assert running.adapter.client is not first and first is not None and first.is_closed()
+        assert running.adapter._task is not None and not running.adapter._task.done()
+    assert [identify["shard"] for identify in fake.identifies] == [[0, 2], [0, 2]]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "event=gateway_crashed error=JSONDecodeError restart_in=1s" in messages
+    assert "event=gateway_client_replaced" in messages
+
+
 # --- routing: each message answered once, by the worker that owns it -------------------------------------------
 
 async def test_guild_messages_are_answered_exactly_once_by_the_worker_owning_the_server(cluster: Cluster,

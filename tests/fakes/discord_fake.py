@@ -239,6 +239,12 @@ class FakeDiscord:
             await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._intents)), timeout)
             return self.identifies[-1]
 
+    async def wait_identifies(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """All IDENTIFY payloads once there are `count` (re-identifies after a crash, every shard of a worker)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.identifies) >= count), timeout)
+            return list(self.identifies)
+
     # --- REST ------------------------------------------------------------------------------------------------
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
