@@ -250,8 +250,9 @@ class TelegramAdapter:
             event = IncomingMessage(tg.direct(message.chat.id), tg.person(user),
                                     tg.strip_command(text, self._username), str(update.update_id))
             async with self._in_order(str(message.chat.id)):
-                items = await self._handle(event, message.chat.id)
-                await self._render(message.chat.id, items)
+                items = await self._handle(event, message.chat.id, confirm=True)
+                if await self._render(message.chat.id, items):
+                    await self.app.core.delivered(event)
         elif message.chat.type in _GROUP_TYPES:
             if not tg.addressed(message, self.sender.bot.id, self._username or ""):
                 log.info("event=group_ignored")
@@ -322,19 +323,25 @@ class TelegramAdapter:
             await self.sender.mark_chosen(message, tg.button_label(message, query.data) or "")
         event = ButtonPressed(conversation, sender, action, value, interaction_id=query.id)
         async with self._in_order(str(chat.id)):
-            items = await self._handle(event, chat.id)
-            await self._render(chat.id, items, private_to=user.id if staff else None,
-                               thread=message.message_thread_id if staff and message.is_topic_message else None)
+            items = await self._handle(event, chat.id, confirm=not staff)
+            sent = await self._render(chat.id, items, private_to=user.id if staff else None,
+                                      thread=message.message_thread_id if staff and message.is_topic_message else None)
+            if sent and not staff:
+                await self.app.core.delivered(event)
 
     # --- core and rendering ----------------------------------------------------------------------------------
 
-    async def _handle(self, event: IncomingMessage | ButtonPressed, typing_chat: int | None) -> list[Outgoing]:
-        """Ask the core, showing "typing…" in `typing_chat` if the answer takes longer than a moment."""
+    async def _handle(self, event: IncomingMessage | ButtonPressed, typing_chat: int | None, *,
+                      confirm: bool = False) -> list[Outgoing]:
+        """Ask the core, showing "typing…" in `typing_chat` if the answer takes longer than a moment.
+
+        `confirm`: the caller reports delivery (`core.delivered`), so a crash before the answer went out has the
+        stored answer sent when Telegram redelivers the update."""
         if typing_chat is None:
-            return await self.app.core.handle(event)
+            return await self.app.core.handle(event, confirm_delivery=confirm)
         task = asyncio.create_task(self._keep_typing(typing_chat))
         try:
-            return await self.app.core.handle(event)
+            return await self.app.core.handle(event, confirm_delivery=confirm)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -345,9 +352,11 @@ class TelegramAdapter:
             await asyncio.sleep(TYPING_REPEAT)
 
     async def _render(self, chat_id: int, items: list[Outgoing], *, private_to: int | None = None,
-                      thread: int | None = None) -> None:
-        """Send the core's answer in order. A non-retryable failure (blocked) stops the rest for this chat."""
+                      thread: int | None = None) -> bool:
+        """Send the core's answer in order; True when all of it went out. A non-retryable failure (blocked)
+        stops the rest for this chat."""
         await self._notify_all([item for item in items if isinstance(item, Notify)])
+        complete = True
         for item in items:
             try:
                 if isinstance(item, Reply):
@@ -358,8 +367,10 @@ class TelegramAdapter:
                     await self.sender.send_document(chat_id, item, thread_id=thread)
             except DeliveryError as exc:
                 log.warning("event=reply_failed retryable=%s", exc.retryable)
+                complete = False
                 if not exc.retryable:
-                    return
+                    return complete
+        return complete
 
     async def _send_private(self, user_id: int, reply: Reply) -> bool:
         """A private reply to someone pressing in the staff chat goes to their DM when the bot may write there."""

@@ -28,6 +28,7 @@ from bot.crisis.respond import CrisisResponder
 from bot.delivery import Outbox
 from bot.flows.registry import load_features
 from bot.flows.safety_plan import SafetyPlanFlow
+from bot import replay
 from bot.jobs import JobRunner
 from bot.ops.hooks import NO_METRICS, Metrics
 from bot.events import (ButtonPressed, ConversationStarted, IncomingEvent, IncomingMessage, Outgoing, Reply)
@@ -84,8 +85,11 @@ class Core:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def handle(self, event: IncomingEvent) -> list[Outgoing]:
-        """Handle one event; events of one conversation run one at a time, in arrival order."""
+    async def handle(self, event: IncomingEvent, *, confirm_delivery: bool = False) -> list[Outgoing]:
+        """Handle one event; events of one conversation run one at a time, in arrival order.
+
+        `confirm_delivery`: the adapter will call `delivered(event)` once the items reached the person. Until
+        then they are kept with the event, and a redelivery of it gets them again instead of nothing."""
         platform = event.conversation.platform
         self.metrics.message_received(platform, _event_kind(event))
         self._inflight += 1
@@ -95,7 +99,7 @@ class Core:
             async with self._ordering.hold(event.conversation.key):
                 try:
                     async with self._across_workers(event):
-                        items = await self._handle(event)
+                        items = await self._handle(event, confirm_delivery)
                 except Exception:
                     log.exception("event=handle_failed platform=%s", platform)
                     items = [Reply(self.catalog.t("trouble", self.settings.bot.default_language,
@@ -159,7 +163,17 @@ class Core:
             runner.register(kind, handler)
         self.retention.attach(runner)
 
-    async def _handle(self, event: IncomingEvent) -> list[Outgoing]:
+    async def delivered(self, event: IncomingEvent) -> None:
+        """The adapter sent what `handle(event, confirm_delivery=True)` returned: a redelivery is now a duplicate."""
+        done = _dedupe_key(event, self.ids.conversation_key(event.conversation.key))
+        if done is None:
+            return
+        try:
+            await self.store.finish_event(done[0], done[1], self.clock())
+        except Exception:   # the reply went out; at worst a redelivery sends it once more
+            log.warning("event=delivery_confirm_failed platform=%s", event.conversation.platform)
+
+    async def _handle(self, event: IncomingEvent, confirm_delivery: bool = False) -> list[Outgoing]:
         now = self.clock()
         if self.escalator.is_staff_conversation(event.conversation):
             return await self.commands.staff_event(event, now)
@@ -167,6 +181,10 @@ class Core:
         if turn is None:
             log.info("event=duplicate platform=%s", event.conversation.platform)
             return []
+        if turn.replay is not None:
+            log.info("event=reply_replayed platform=%s items=%d", event.conversation.platform, len(turn.replay))
+            return turn.replay
+        turn.confirm_delivery = confirm_delivery
         if isinstance(event, IncomingMessage):
             await self._on_message(turn, event)
         elif isinstance(event, ButtonPressed):
@@ -190,7 +208,10 @@ class Core:
         except Exception:
             log.exception("event=store_unavailable platform=%s", sender.platform)
         else:
-            if claim is EventClaim.DUPLICATE:
+            if claim is EventClaim.REPLAY and dedupe is not None:
+                turn.replay = await self._stored_reply(dedupe)
+                return turn if turn.replay is not None else None
+            if claim in (EventClaim.DUPLICATE, EventClaim.REPLAY):
                 return None
             assert user is not None and record is not None
             turn.user, turn.state = user, dict(record.state)
@@ -200,6 +221,13 @@ class Core:
             turn.first_contact = user.disclosed_at is None or user.consent_version not in (None, CONSENT_VERSION)
         turn.lang, turn.country = self._locale(turn)
         return turn
+
+    async def _stored_reply(self, dedupe: tuple[str, str]) -> list[Outgoing] | None:
+        try:
+            return replay.decode(await self.store.pending_reply(*dedupe))
+        except Exception:
+            log.warning("event=store_unavailable step=pending_reply")
+            return None
 
     def _locale(self, turn: Turn) -> tuple[str, str | None]:
         profile = turn.user.profile if turn.user else {}
@@ -320,9 +348,10 @@ class Core:
         if text:
             messages = [("in", text)] + [("out", item.text) for item in turn.outgoing if isinstance(item, Reply)]
         done = _dedupe_key(event, turn.conv_key)
+        pending = replay.encode(turn.outgoing) if turn.confirm_delivery and done and not turn.erased else None
         await self.store.complete_turn(conv_key=turn.conv_key, user_key=turn.user_key,
                                        state=turn.state if keep else None, messages=messages, event=done,
-                                       now=turn.now)
+                                       now=turn.now, reply=pending)
 
     def _crisis_line_text(self, country: str | None, lang: str | None) -> str:
         lines = self.crisis.helplines(country or self.settings.bot.default_country, lang).lines

@@ -33,6 +33,10 @@ class Turn:
     disclosed: bool = False
     #: Set by /forget: nothing about this person may be written after the erase.
     erased: bool = False
+    #: The adapter will confirm delivery (Core.delivered): keep the reply with the event until it does.
+    confirm_delivery: bool = False
+    #: A handled event redelivered before its reply was confirmed: these items are sent again, nothing is redone.
+    replay: list[Outgoing] | None = None
 
     @property
     def degraded(self) -> bool:

@@ -70,7 +70,7 @@ class Escalator:
         case, created = await self._store.open_case(
             case_id=case_id, user_key=user_key, address=address, platform=platform,
             level=assessment.level.label, signals=assessment.signals, now=now, job_kind=NOTIFY_JOB,
-            job_payload={"case_id": case_id, "user_key": user_key})
+            job_payload={"case_id": case_id, "user_key": user_key, "sent_before": 0})
         await self._store.audit("escalation_opened" if created else "escalation_updated", now, user_key,
                                 {"case": case.case_id, "level": assessment.level.label})
         await self._store.bump_counter("escalation", now.strftime("%Y-%m"),
@@ -96,6 +96,12 @@ class Escalator:
         case = await self._store.get_case(job.payload["case_id"])
         if case is None or case.status != "open":
             return   # erased, claimed or resolved meanwhile: nothing to say
+        sent_before = job.payload.get("sent_before")
+        if isinstance(sent_before, int) and case.notices_sent > sent_before:
+            # This notice went out and was counted, but the worker died before the job was marked done: the
+            # job came back after its lease. Sending it again would tell staff twice.
+            log.info("event=escalation_notice_already_sent level=%s", case.level)
+            return
         destinations = self._policy.destinations
         index = min(case.destination_index, len(destinations) - 1)
         notice = self._notice(case, destinations[index], reminder=bool(job.payload.get("reminder")))
@@ -126,7 +132,7 @@ class Escalator:
         now = self._clock()
         if case.destination_notices <= self._policy.max_renotify:
             await self._store.enqueue_job(NOTIFY_JOB, {"case_id": case.case_id, "user_key": case.user_key,
-                                                       "reminder": True}, now,
+                                                       "reminder": True, "sent_before": case.notices_sent}, now,
                                           dedupe_key=f"notify:{case.case_id}:{case.notices_sent}")
             return
         if case.destination_index + 1 < len(self._policy.destinations):
@@ -139,7 +145,8 @@ class Escalator:
         await self._store.update_case(case.case_id, now, destination_index=index, destination_notices=0)
         await self._store.audit("escalation_fallback", now, case.user_key,
                                 {"case": case.case_id, "destination": index, "reason": reason})
-        await self._store.enqueue_job(NOTIFY_JOB, {"case_id": case.case_id, "user_key": case.user_key}, now,
+        await self._store.enqueue_job(NOTIFY_JOB, {"case_id": case.case_id, "user_key": case.user_key,
+                                                   "sent_before": case.notices_sent}, now,
                                       dedupe_key=f"notify:{case.case_id}:d{index}")
 
     def _notice(self, case: Case, destination: EscalationDestination, *, reminder: bool) -> Notify:

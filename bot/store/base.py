@@ -36,6 +36,9 @@ class EventClaim(str, Enum):
     NEW = "new"                # first delivery: handle it
     DUPLICATE = "duplicate"    # already answered, or being answered right now: drop it
     RECOVER = "recover"        # seen before but never finished (the process died): handle it again
+    #: Handled and saved, but the worker died before confirming its reply reached the person: send the stored
+    #: reply again rather than handle the event twice (only for adapters that confirm delivery).
+    REPLAY = "replay"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +139,21 @@ class Store(Protocol):
         """Claim the event and load the person and conversation. Called under `conversation_lock`, so an
         unfinished claim found here is a dead handler's and is RECOVERed at once; a finished one is DUPLICATE."""
         ...
-    async def finish_event(self, platform: str, event_id: str, now: datetime) -> None: ...
+    async def finish_event(self, platform: str, event_id: str, now: datetime) -> None:
+        """The event's reply reached the person: forget the stored copy; a redelivery is now a duplicate."""
+        ...
+    async def pending_reply(self, platform: str, event_id: str) -> str | None:
+        """The reply stored with a handled event whose delivery was never confirmed (see EventClaim.REPLAY)."""
+        ...
 
     async def get_or_create_user(self, user_key: str, platform: str, now: datetime) -> UserRecord: ...
     async def update_user(self, user_key: str, **fields: Any) -> None: ...
 
     async def complete_turn(self, *, conv_key: str, user_key: str, state: dict[str, Any] | None,
                             messages: list[tuple[str, str]], event: tuple[str, str] | None,
-                            now: datetime) -> None: ...
+                            now: datetime, reply: str | None = None) -> None:
+        """`reply` (serialised outgoing items) is kept, encrypted, with the event until `finish_event`."""
+        ...
     async def load_conversation(self, conv_key: str, user_key: str) -> ConversationRecord: ...
     async def save_conversation(self, conv_key: str, user_key: str, state: dict[str, Any],
                                 now: datetime) -> None: ...

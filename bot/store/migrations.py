@@ -146,4 +146,9 @@ SQLITE_MIGRATIONS: list[str] = [
     );
     CREATE INDEX intakes_user ON intakes(user_key);
     """,
+    # 5: the reply of a handled event, kept (encrypted) until the adapter confirms it was delivered, so a worker
+    # that dies between saving a turn and sending its answer (a crisis reply among them) has it sent on redelivery.
+    """
+    ALTER TABLE processed_events ADD COLUMN reply TEXT;
+    """,
 ]

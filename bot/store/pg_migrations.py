@@ -160,6 +160,10 @@ PG_MIGRATIONS: list[str] = [
     );
     CREATE INDEX intakes_user ON intakes(user_key);
     """,
+    # 5: see SQLite migration 5: a handled event's reply until its delivery is confirmed.
+    """
+    ALTER TABLE processed_events ADD COLUMN reply TEXT;
+    """,
 ]
 
 

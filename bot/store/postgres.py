@@ -39,7 +39,8 @@ _CASE_FIELDS = {"status", "destination_index", "destination_notices", "notices_s
 _INSERT_MESSAGE = "INSERT INTO messages (conv_key, user_key, direction, text, created_at) VALUES ($1, $2, $3, $4, $5)"
 _UPSERT_CONVERSATION = ("INSERT INTO conversations (conv_key, user_key, state, updated_at) VALUES ($1, $2, $3, $4)"
                         " ON CONFLICT (conv_key) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at")
-_FINISH_EVENT = "UPDATE processed_events SET status='done' WHERE platform=$1 AND event_id=$2"
+_FINISH_EVENT = "UPDATE processed_events SET status='done', reply=NULL WHERE platform=$1 AND event_id=$2"
+_COMPLETE_EVENT = "UPDATE processed_events SET status='done', reply=$3 WHERE platform=$1 AND event_id=$2"
 _SELECT_USER = ("SELECT user_key, platform, created_at, profile, consent_version, consent_at, disclosed_at,"
                 " last_seen_at FROM users WHERE user_key=$1")
 _CASE_COLUMNS = ("case_id, user_key, address, platform, level, signals, status, destination_index,"
@@ -194,7 +195,7 @@ class PostgresStore:
         now = aware(now)
         async with self.pool.acquire() as connection, connection.transaction():
             claim = await _claim(connection, event[0], event[1], now, 0.0) if event else EventClaim.NEW
-            if claim is EventClaim.DUPLICATE:
+            if claim in (EventClaim.DUPLICATE, EventClaim.REPLAY):
                 return claim, None, None
             user_row = await connection.fetchrow(_SELECT_USER, user_key)
             if user_row is None:
@@ -207,6 +208,11 @@ class PostgresStore:
 
     async def finish_event(self, platform: str, event_id: str, now: datetime) -> None:
         await self.pool.execute(_FINISH_EVENT, platform, event_id)
+
+    async def pending_reply(self, platform: str, event_id: str) -> str | None:
+        sealed = await self.pool.fetchval("SELECT reply FROM processed_events WHERE platform=$1 AND event_id=$2",
+                                          platform, event_id)
+        return None if sealed is None else self._cipher.decrypt(sealed, "reply")
 
     # --- users and conversations -----------------------------------------------------------------------------
 
@@ -252,19 +258,21 @@ class PostgresStore:
         await self.pool.execute(_UPSERT_CONVERSATION, conv_key, user_key, blob, aware(now))
 
     async def complete_turn(self, *, conv_key: str, user_key: str, state: dict[str, Any] | None,
-                            messages: list[tuple[str, str]], event: tuple[str, str] | None, now: datetime) -> None:
+                            messages: list[tuple[str, str]], event: tuple[str, str] | None, now: datetime,
+                            reply: str | None = None) -> None:
         """A turn's messages, state and event mark in one transaction: a crash leaves all of them or none."""
         stamp = aware(now)
         rows = [(conv_key, user_key, d, self._cipher.encrypt(t, "message"), stamp) for d, t in messages]
         blob = None if state is None else self._cipher.encrypt(json.dumps(state, ensure_ascii=False, default=str),
                                                                 "state")
+        sealed = None if reply is None else self._cipher.encrypt(reply, "reply")
         async with self.pool.acquire() as connection, connection.transaction():
             if rows:
                 await connection.executemany(_INSERT_MESSAGE, rows)
             if blob is not None:
                 await connection.execute(_UPSERT_CONVERSATION, conv_key, user_key, blob, stamp)
             if event is not None:
-                await connection.execute(_FINISH_EVENT, *event)
+                await connection.execute(_COMPLETE_EVENT, *event, sealed)
 
     # --- messages --------------------------------------------------------------------------------------------
 
@@ -535,6 +543,9 @@ class PostgresStore:
     async def erase_user(self, user_key: str) -> None:
         """Everything about the person, in one transaction. Non-identifying counters stay."""
         async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute("UPDATE processed_events SET reply=NULL WHERE reply IS NOT NULL AND"
+                                     " split_part(event_id, ':', 1) IN (SELECT conv_key FROM conversations"
+                                     " WHERE user_key=$1)", user_key)
             for table in ("messages", "cases", "mood_entries", "screenings", "conversations", "appointments",
                           "intakes", "jobs", "audit_log", "users"):
                 await connection.execute(f"DELETE FROM {table} WHERE user_key=$1", user_key)
@@ -549,8 +560,10 @@ async def _claim(connection: Any, platform: str, event_id: str, now: datetime, s
         " ON CONFLICT DO NOTHING RETURNING 1", platform, event_id, now)
     if inserted is not None:
         return EventClaim.NEW
-    row = await connection.fetchrow("SELECT status, received_at FROM processed_events WHERE platform=$1"
-                                    " AND event_id=$2", platform, event_id)
+    row = await connection.fetchrow("SELECT status, received_at, reply IS NOT NULL FROM processed_events"
+                                    " WHERE platform=$1 AND event_id=$2", platform, event_id)
+    if row is not None and row[0] == "done" and row[2]:
+        return EventClaim.REPLAY
     if row is None or row[0] == "done" or now - row[1] < timedelta(seconds=stale_after_s):
         return EventClaim.DUPLICATE
     taken = await connection.fetchval(

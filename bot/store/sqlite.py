@@ -77,10 +77,10 @@ def _claim(connection: sqlite3.Connection, platform: str, event_id: str, now: da
         " ON CONFLICT DO NOTHING", (platform, event_id, _ts(now))).rowcount
     if inserted == 1:
         return EventClaim.NEW
-    row = connection.execute("SELECT status, received_at FROM processed_events WHERE platform=? AND event_id=?",
-                             (platform, event_id)).fetchone()
+    row = connection.execute("SELECT status, received_at, reply IS NOT NULL FROM processed_events"
+                             " WHERE platform=? AND event_id=?", (platform, event_id)).fetchone()
     if row is None or row[0] == "done":
-        return EventClaim.DUPLICATE
+        return EventClaim.REPLAY if row is not None and row[2] else EventClaim.DUPLICATE
     received = _dt(row[1])
     if received is not None and now - received < timedelta(seconds=stale_after_s):
         return EventClaim.DUPLICATE
@@ -221,7 +221,7 @@ class SqliteStore:
             # Called under the conversation lock (Core._across_workers): an unfinished claim found here
             # belongs to a handler that died, so it is recovered now, not after a grace period.
             claim = _claim(connection, event[0], event[1], now, 0.0) if event else EventClaim.NEW
-            if claim is EventClaim.DUPLICATE:
+            if claim in (EventClaim.DUPLICATE, EventClaim.REPLAY):
                 return claim, None, None
             user = connection.execute(_SELECT_USER, (user_key,)).fetchone()
             if user is None:
@@ -232,7 +232,7 @@ class SqliteStore:
             return claim, user, conversation
 
         claim, user_row, conv_row = await self._batched(read)
-        if claim is EventClaim.DUPLICATE:
+        if claim in (EventClaim.DUPLICATE, EventClaim.REPLAY):
             return claim, None, None
         user = self._user(user_row) if user_row else UserRecord(user_key=user_key, platform=platform, created_at=now)
         state = json.loads(self._cipher.decrypt(conv_row[0], "state")) if conv_row else {}
@@ -244,8 +244,14 @@ class SqliteStore:
                           consent_at=_dt(row[5]), disclosed_at=_dt(row[6]), last_seen_at=_dt(row[7]))
 
     async def finish_event(self, platform: str, event_id: str, now: datetime) -> None:
-        await self._write("UPDATE processed_events SET status='done' WHERE platform=? AND event_id=?",
-                              (platform, event_id))
+        await self._write("UPDATE processed_events SET status='done', reply=NULL WHERE platform=? AND event_id=?",
+                          (platform, event_id))
+
+    async def pending_reply(self, platform: str, event_id: str) -> str | None:
+        rows = await self.db.execute_fetchall("SELECT reply FROM processed_events WHERE platform=? AND event_id=?"
+                                              " AND reply IS NOT NULL", (platform, event_id))
+        row = next(iter(rows), None)
+        return self._cipher.decrypt(row[0], "reply") if row else None
 
     # --- users and conversations -----------------------------------------------------------------------------
 
@@ -282,7 +288,8 @@ class SqliteStore:
         await self._write(_UPSERT_CONVERSATION, (conv_key, user_key, blob, _ts(now)))
 
     async def complete_turn(self, *, conv_key: str, user_key: str, state: dict[str, Any] | None,
-                            messages: list[tuple[str, str]], event: tuple[str, str] | None, now: datetime) -> None:
+                            messages: list[tuple[str, str]], event: tuple[str, str] | None, now: datetime,
+                            reply: str | None = None) -> None:
         """A turn's writes in one transaction and one trip to the database thread.
 
         One commit per turn (instead of one per statement) is what keeps the core fast on one SQLite file, and a
@@ -293,6 +300,7 @@ class SqliteStore:
         rows = [(conv_key, user_key, d, self._cipher.encrypt(t, "message"), stamp) for d, t in messages]
         blob = None if state is None else self._cipher.encrypt(json.dumps(state, ensure_ascii=False, default=str),
                                                                 "state")
+        sealed = None if reply is None else self._cipher.encrypt(reply, "reply")
 
         def write(connection: sqlite3.Connection) -> None:
             if rows:
@@ -300,7 +308,8 @@ class SqliteStore:
             if blob is not None:
                 connection.execute(_UPSERT_CONVERSATION, (conv_key, user_key, blob, stamp))
             if event is not None:
-                connection.execute("UPDATE processed_events SET status='done' WHERE platform=? AND event_id=?", event)
+                connection.execute("UPDATE processed_events SET status='done', reply=? WHERE platform=? AND event_id=?",
+                                   (sealed, *event))
 
         await self._batched(write)
 
@@ -654,6 +663,8 @@ class SqliteStore:
         async with self.transaction():
             for statement in ("DELETE FROM messages WHERE user_key=?", "DELETE FROM cases WHERE user_key=?",
                               "DELETE FROM mood_entries WHERE user_key=?", "DELETE FROM screenings WHERE user_key=?",
+                              "UPDATE processed_events SET reply=NULL WHERE reply IS NOT NULL AND substr(event_id, 1,"
+                              " instr(event_id, ':') - 1) IN (SELECT conv_key FROM conversations WHERE user_key=?)",
                               "DELETE FROM conversations WHERE user_key=?",
                               "DELETE FROM appointments WHERE user_key=?", "DELETE FROM intakes WHERE user_key=?",
                               "DELETE FROM jobs WHERE user_key=?",

@@ -340,9 +340,9 @@ async def test_staff_notice_goes_to_the_staff_group_with_claim_buttons(fake: Fak
     seen: list[Any] = []
     handle = adapter.app.core.handle
 
-    async def spy(event: Any) -> Any:
+    async def spy(event: Any, **options: Any) -> Any:
         seen.append(event)
-        return await handle(event)
+        return await handle(event, **options)
 
     adapter.app.core.handle = spy  # type: ignore[method-assign]
     fake.push_callback(STAFF_MEMBER, "case:claim|c-1", fake.sent_result(notice))

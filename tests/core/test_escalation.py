@@ -190,6 +190,23 @@ async def test_crash_while_delivering_is_taken_over_after_the_lease(tmp_path: Pa
     await store.close()
 
 
+async def test_a_notice_sent_by_a_worker_that_died_before_marking_its_job_done_is_not_sent_again(
+        tmp_path: Path, directory: ResourceDirectory) -> None:
+    """The worker delivered the staff notice and died before completing the job: after the lease the job comes
+    back to another worker, which sees the notice was counted and does not tell staff a second time."""
+    store = SqliteStore(tmp_path / "sent.sqlite3")
+    await store.open()
+    person, runner, clock, desk, _ = build(store, directory)
+    await person.send(SECRET_WORDS)
+    dying, = await store.claim_jobs(clock(), lease_s=60)
+    await person.core.escalator._notify(dying)             # delivered and counted; never completed
+    assert len(desk.notices) == 1
+    clock.advance(seconds=61)
+    await runner.run_until_idle()
+    assert len(desk.notices) == 1
+    await store.close()
+
+
 async def test_moderate_escalates_only_by_policy_and_with_consent(store: SqliteStore,
                                                                   directory: ResourceDirectory) -> None:
     person, runner, _, desk, _ = build(store, directory, escalation_settings(escalate_moderate=True))

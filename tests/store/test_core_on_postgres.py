@@ -22,7 +22,7 @@ from bot.store.postgres import PostgresStore
 _MODULES = ["test_pipeline", "test_crisis_response", "test_escalation", "test_offline_responder",
             "test_wellbeing_mood", "test_wellbeing_screening", "test_wellbeing_settings", "test_wellbeing_schedule",
             "test_wellbeing_ideas", "test_appointments_booking", "test_appointments_reminders",
-            "test_appointments_intake", "test_privacy"]
+            "test_appointments_intake", "test_privacy", "test_reply_replay"]
 _SHARED_FIXTURES = {"memory", "core", "store", "settings", "directory", "tmp_path"}
 _SQLITE_ONLY = ("SqliteStore(", ".db.", ".db\n", "sqlite3")
 #: Borrowed tests that assume what only one SQLite connection gives, with why.
