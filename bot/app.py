@@ -27,7 +27,7 @@ from bot.ops.store_gauges import StoreGauges
 from bot.privacy import FieldCipher, Pseudonymizer, load_or_create_secret
 from bot.resources import ResourceDirectory, default_directory_paths
 from bot.store.factory import open_store
-from bot.store.sqlite import SqliteStore
+from bot.store.base import Store
 
 log = logging.getLogger("haven.app")
 
@@ -71,7 +71,7 @@ def load_directory(settings: Settings) -> ResourceDirectory:
 class HavenApp:
     settings: Settings
     data_dir: Path
-    store: SqliteStore
+    store: Store
     core: Core
     outbox: Outbox
     jobs: JobRunner

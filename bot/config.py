@@ -78,7 +78,7 @@ class StorageSettings(_Section):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ValueError("expected sqlite:///path, sqlite:////absolute/path or postgresql://...")
         return value
 
