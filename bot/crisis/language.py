@@ -50,6 +50,17 @@ _MARKS: dict[str, re.Pattern[str]] = {
     "it": re.compile(r"che\b(?<!\wche)|zione\b|gli\b|ò\b|ù\b|non\b(?<!\wnon)|cch|zz"),
     "nl": re.compile(r"ij|oe|niet\b(?<!\wniet)|het\b(?<!\whet)|aa|uu|ik\b(?<!\wik)"),
 }
+#: The same marks for an all-ASCII sample: only the alternatives that can match ASCII text are kept. An
+#: alternative that needs a character the sample does not contain never matches, so dropping it changes no count,
+#: and most messages are plain ASCII: the engine then skips ahead to far fewer candidate characters.
+_ASCII_MARKS: dict[str, re.Pattern[str]] = {
+    "es": re.compile(r"q\b(?<!\wq)"),
+    "de": re.compile(r"sch|ich\b(?<!\wich)|ung\b|keit\b"),
+    "fr": re.compile(r"j'(?<!\wj')|c'(?<!\wc')|eux\b|aient\b"),
+    "pt": re.compile(r"lh|nh"),
+    "it": re.compile(r"che\b(?<!\wche)|zione\b|gli\b|non\b(?<!\wnon)|cch|zz"),
+    "nl": _MARKS["nl"],
+}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _MAX_CHARS = 1000
 
@@ -81,7 +92,7 @@ def scores(text: str) -> dict[str, float]:
         if langs is not None:
             for lang in langs:
                 out[lang] += 1
-    for lang, rx in _MARKS.items():
+    for lang, rx in (_ASCII_MARKS if sample.isascii() else _MARKS).items():
         # findall counts the same non-overlapping matches as finditer, in C; the sample is bounded.
         found = len(rx.findall(sample))
         out[lang] += (found if found < _MARK_CAP else _MARK_CAP) * 0.5
