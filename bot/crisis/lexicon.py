@@ -11,7 +11,9 @@ A broken file must fail loudly at start-up, naming the file and key, never silen
 
 from __future__ import annotations
 
+import _sre as _sre_engine  # the regex engine's constructor, for compile_factored
 import re
+import re._compiler as _compiler  # stdlib compiler, used to compile a factored parse tree (compile_factored)
 import re._parser as _sre  # stdlib parser, used to find the literals a pattern cannot match without
 import threading
 from dataclasses import dataclass
@@ -250,11 +252,11 @@ def compile_dir(directory: Path = LEXICON_DIR, languages: tuple[str, ...] = LANG
         alts = [p for f in files.values() for p in f["cue_patterns"][name]]
         if not alts:
             return _NEVER
-        return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in alts) + r")(?!\w)")
+        return compile_factored(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in alts) + r")(?!\w)")
 
     neg = "|".join(sorted((re.escape(w) for w in words("negation")), key=len, reverse=True))
     fill = "|".join(sorted((re.escape(w) for w in words("fillers")), key=len, reverse=True))
-    negation_before = re.compile(rf"(?:^|\s)(?:{neg})\s(?:(?:{fill})\s){{0,4}}$")
+    negation_before = compile_factored(rf"(?:^|\s)(?:{neg})\s(?:(?:{fill})\s){{0,4}}$")
     first = frozenset(words("first_person"))
     other = frozenset(words("second_person") | words("third_person")) - first
     return Compiled(
@@ -264,7 +266,7 @@ def compile_dir(directory: Path = LEXICON_DIR, languages: tuple[str, ...] = LANG
                         frozenset(f["cue_words"]["second_person"] + f["cue_words"]["third_person"])
                         - frozenset(f["cue_words"]["first_person"])) for lang, f in files.items()},
         past=pats("past"), recent=pats("recent"), ongoing=pats("ongoing"), fiction_context=pats("fiction_context"),
-        clause_break=re.compile(r"[.!?;:,\"()]|" + pats("clause_break").pattern),
+        clause_break=compile_factored(r"[.!?;:,\"()]|" + pats("clause_break").pattern),
         mask_words=frozenset(w for f in files.values() for w in f["mask_words"]),
         reporting={lang: frozenset(f["cue_words"]["reporting"]) for lang, f in files.items()},
         pattern_count=count,
@@ -663,6 +665,84 @@ class Gate:
         return out
 
 
+# -- alternation factoring ------------------------------------------------------------------------------------
+# Python's engine tries the alternatives of a group one after another, and only skips an alternative cheaply when
+# it starts with a plain character that differs from the text. Lexicon phrases are mostly written as long
+# alternations of words ("want to|wanna|wanted to|..."), often nested inside macros, so at every word start the
+# engine walked dozens of alternatives. Factoring them into a character trie ("wan(?:t to|na|ted to)") lets it
+# reject most of them with one comparison.
+#
+# The rewrite keeps the matching exactly the same. Alternatives are tried in the order they are written; two
+# alternatives that start with DIFFERENT literal characters can never both match at one position, so their
+# relative order does not matter and alternatives with the same first character can be moved together (keeping
+# their own order). An alternative that does not start with a plain character (a class, a group, an optional
+# part) is a barrier nothing is moved across. Then "a x|a y" becomes "a(?:x|y)": the same attempts, in the same
+# order, with the same continuations. Only patterns without case-insensitive or other inline flags are
+# rewritten (with those, "A" and "a" could both match), and the compiled object keeps the source text as its
+# `pattern`.
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]")
+_ONE_CHILD_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
+
+
+def _factor_seq(sub: Any) -> Any:
+    """A copy of a parsed sequence with every alternation inside it factored (see above)."""
+    out = []
+    for op, av in sub.data:
+        if op is _BRANCH:
+            out.append((op, (av[0], _factor_alts([_factor_seq(a) for a in av[1]], sub.state))))
+        elif op is _SUB:
+            out.append((op, (*av[:-1], _factor_seq(av[-1]))))
+        elif op in _ONE_CHILD_REPEATS:
+            out.append((op, (av[0], av[1], _factor_seq(av[2]))))
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            out.append((op, (av[0], _factor_seq(av[1]))))
+        elif op is _sre.ATOMIC_GROUP:
+            out.append((op, _factor_seq(av)))
+        else:
+            out.append((op, av))
+    return _sre.SubPattern(sub.state, out)
+
+
+def _factor_alts(alts: list[Any], state: Any) -> list[Any]:
+    """Alternatives in an order and grouping that the engine tries exactly as it tried `alts`."""
+    out: list[Any] = []
+    run: dict[int, list[Any]] = {}   # first character -> alternatives starting with it, in written order
+
+    def flush() -> None:
+        for ch, group in run.items():
+            if len(group) == 1:
+                out.append(group[0])
+                continue
+            rest = _factor_alts([_sre.SubPattern(state, list(g.data[1:])) for g in group], state)
+            tail = list(rest[0].data) if len(rest) == 1 else [(_BRANCH, (None, rest))]
+            out.append(_sre.SubPattern(state, [(_LIT, ch), *tail]))
+        run.clear()
+
+    for alt in alts:
+        if alt.data and alt.data[0][0] is _LIT:
+            run.setdefault(alt.data[0][1], []).append(alt)
+        else:
+            flush()          # a barrier: nothing moves across it
+            out.append(alt)
+    flush()
+    return out
+
+
+def compile_factored(source: str) -> re.Pattern[str]:
+    """`re.compile(source)`, with the alternations factored for speed; same matches, same `pattern` text."""
+    if _INLINE_FLAGS.search(source):
+        return re.compile(source)
+    parsed = _sre.parse(source)   # raises re.error for a bad pattern, as re.compile would
+    if parsed.state.groups != 1:   # capture groups: keep the stock compilation (group tables stay exact)
+        return re.compile(source)
+    try:
+        code = _compiler._code(_factor_seq(parsed), 0)
+        return _sre_engine.compile(source, parsed.state.flags, code, 0, {}, ())
+    except Exception:  # noqa: BLE001 - these are interpreter internals; a future Python just gets the stock regex
+        return re.compile(source)
+
+
 def _split_top(pattern: str) -> list[str]:
     """Split "a|b|c" at top-level bars so each alternative gets its own (sharper) literal requirement."""
     parts, depth, in_class, esc, start = [], 0, False, False, 0
@@ -728,7 +808,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
                 # lookbehind in front.
                 first = _first_chars(tree)
                 wide = not anchor and (first is None or len(first) > _NARROW_START)
-                patterns.append((name, lang, re.compile((r"(?<!\w)" if wide else "") + r"(?:" + pat + r")(?!\w)")))
+                patterns.append((name, lang, compile_factored((r"(?<!\w)" if wide else "") + r"(?:" + pat + r")(?!\w)")))
                 reach.append(_window_width(tree))
                 bounded.append(_is_bounded(tree))
                 anchored.append(anchor)
