@@ -101,7 +101,9 @@ class Report:
         ]
         for title, items in (("crash", self.crashes), ("unhandled", self.unhandled),
                              ("library error", self.library_errors), ("broken", self.failures), ("leak", self.leaks)):
-            lines += [f"  {title}: {item}" for item in items[:10]]
+            # Identical findings once, with how often they happened.
+            lines += [f"  {title}: {item}" + (f"  (x{count})" if count > 1 else "")
+                      for item, count in Counter(items).most_common(10)]
         return "\n".join(lines)
 
 
@@ -229,8 +231,8 @@ class CoreSpy:
         self.turns: list[tuple[IncomingEvent, list[Outgoing]]] = []
         original = app.core.handle
 
-        async def handle(event: IncomingEvent) -> list[Outgoing]:
-            result = await original(event)
+        async def handle(event: IncomingEvent, *args: Any, **options: Any) -> list[Outgoing]:
+            result = await original(event, *args, **options)
             self.turns.append((event, result))
             return result
 
