@@ -43,11 +43,32 @@ def _checked(raw: Any) -> dict[str, Any] | None:
         log.warning("event=update_rejected reason=no_update_id")
         return None
     try:
-        Update.de_json(raw, None)
+        update = Update.de_json(raw, None)
     except Exception as exc:
         log.warning("event=update_rejected reason=malformed exc=%s", type(exc).__name__)
         return {"update_id": update_id}
+    if not sane(update):
+        log.warning("event=update_rejected reason=malformed exc=ids")
+        return {"update_id": update_id}
     return raw
+
+
+def sane(update: Update) -> bool:
+    """The chat and user ids are integers, as the Bot API promises; PTB does not check. An id of another type (a
+    list, an object: a forged webhook call can send anything) made PTB's own bookkeeping, outside our handler,
+    raise (per-chat data and error dispatch key dicts by these ids), and PTB logs the whole update, text and all,
+    when building a context for it fails."""
+    try:
+        entities = (update.effective_chat, update.effective_user)
+    except Exception:   # noqa: BLE001 - whatever a broken update does, it is not sane
+        return False
+    for entity in entities:
+        if entity is None:
+            continue
+        ident = getattr(entity, "id", None)
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            return False
+    return True
 
 
 def direct(chat_id: int) -> ConversationRef:
@@ -60,12 +81,19 @@ def group(chat_id: int) -> ConversationRef:
 
 def person(user: User) -> UserRef:
     """No display name: the core does not need it, and what is not passed cannot leak."""
-    return UserRef(PLATFORM, str(user.id), None, user.language_code)
+    return UserRef(PLATFORM, str(user.id), None, language(user))
 
 
 def staff_member(user: User) -> UserRef:
     """Staff are named in their own chat (who claimed a case); their names are theirs to show."""
-    return UserRef(PLATFORM, str(user.id), user.full_name, user.language_code)
+    return UserRef(PLATFORM, str(user.id), user.full_name, language(user))
+
+
+def language(user: User) -> str | None:
+    """The user's language code if it is a short string (PTB passes the payload's value through unchecked; the
+    core's locale handling raised on a number)."""
+    code = user.language_code
+    return code if isinstance(code, str) and len(code) <= 35 else None
 
 
 def staff_chats(settings: Any) -> frozenset[int]:

@@ -20,6 +20,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from adapters import telegram_updates as tg
+
 log = logging.getLogger("haven.telegram")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -80,5 +82,13 @@ class WebhookServer:
             # Telegram would redeliver an update we refuse, forever: take it and drop it, as polling does.
             log.warning("event=update_rejected reason=malformed exc=%s", type(exc).__name__)
             return web.Response(status=200)
-        await self._application.process_update(update)
+        if not tg.sane(update):
+            log.warning("event=update_rejected reason=malformed exc=ids")
+            return web.Response(status=200)
+        try:
+            await self._application.process_update(update)
+        except Exception as exc:
+            # Our handler catches its own failures; this is PTB's bookkeeping failing on an update it accepted.
+            # Answered 200 like a malformed update: a 500 would make Telegram redeliver it forever.
+            log.warning("event=update_failed exc=%s", type(exc).__name__)
         return web.Response(status=200)

@@ -587,6 +587,21 @@ TELEGRAM_REGRESSIONS = [
         "from": {"id": 12345678, "is_bot": False, "first_name": "A"}, "text": "zq0badc0e0 hello there"}}),
 ]
 
+TELEGRAM_REGRESSIONS += [
+    # A chat id that is not a number (PTB accepts it): PTB's own per-chat bookkeeping raised TypeError outside our
+    # handler, a 500 (Telegram would redeliver forever) and an ERROR with a traceback through the webhook endpoint.
+    TelegramPost("regression_chat_id_list", "survive", {"update_id": 93, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": [], "type": "private"},
+        "from": {"id": 12345679, "is_bot": False, "first_name": "A"}, "text": "zq0badc0e8 hello there"}}),
+    TelegramPost("regression_user_id_object", "survive", {"update_id": 94, "callback_query": {
+        "id": "7", "chat_instance": "c", "data": "consent:yes", "from": {"id": {"a": 1}, "is_bot": False,
+                                                                         "first_name": "A"}}}),
+    # A language_code that is a number: passed on as the locale, the core's locale parsing raised.
+    TelegramPost("regression_language_number", "survive", {"update_id": 95, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": 12345680, "type": "private"},
+        "from": {"id": 12345680, "is_bot": False, "first_name": "A", "language_code": 7}, "text": "hello"}}),
+]
+
 SLACK_REGRESSIONS = [
     # Bodies bolt could not read (not UTF-8, not the JSON or form they claim): a 500 with an ERROR and a traceback
     # from aiohttp, before any signature check. Now a 400 and a one-line warning.
