@@ -230,7 +230,9 @@ class _Detector:
                 level = max(level, spec["level"])
                 signals.add(spec["signal"])
         self_risk = any(cat in _SELF_RISK for cat in active)
-        for cat in past:
+        # In the lexicon's order, not the set's: set order follows per-process string hashing, and `haven
+        # classify` must give the same signals on every run.
+        for cat in (name for name in lexicon.CATEGORIES if name in past):
             spec = lexicon.CATEGORIES[cat]
             past_level = spec.get("past_level", RiskLevel.LOW)
             if past_level > level:

@@ -425,3 +425,21 @@ def test_past_self_harm_that_carried_on_is_current(lang: str, text: str) -> None
 def test_resolved_past_self_harm_stays_low(lang: str, text: str) -> None:
     result = assess(text, lang)
     assert result.level == RiskLevel.LOW and "past" in result.signals, result
+
+
+def test_classify_gives_the_same_signals_whatever_the_process_hash_seed(tmp_path: Path) -> None:
+    """`haven classify` is deterministic (design.md §3): several past behaviours in one message once produced
+    different signals from run to run, because a set's order follows the per-process string hash seed."""
+    import os
+    import subprocess
+    import sys
+
+    texts = tmp_path / "past.txt"
+    texts.write_text("I used to cut myself and I tried to kill myself two years ago\n"
+                     "years ago I overdosed and I used to self harm, and I used to want to die\n"
+                     "I attempted suicide in 2019 and used to cut, I'm clean now\n"
+                     "back in school I wanted to die and I used to burn myself\n", encoding="utf-8")
+    outputs = {subprocess.run([sys.executable, "-m", "bot", "classify", str(texts)], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in range(3)}   # seeds 0, 1 and 2 each gave different signals before the fix
+    assert len(outputs) == 1
