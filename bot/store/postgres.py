@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.conversation import KeyedLocks
 from bot.privacy import FieldCipher
 from bot.store.base import (CASE_LEVELS, ENCRYPTED_COLUMNS, Case, ConversationRecord, EventClaim, Job, MoodEntry,
                             ScreeningRecord, StoredMessage, UserRecord)
@@ -79,28 +80,6 @@ def _job(row: Any) -> Job:
     return Job(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5])
 
 
-class _KeyedLocks:
-    """In-process asyncio locks by key, dropped when nobody holds or waits: the holders of one conversation in this
-    process queue here, so at most one pooled connection per conversation ever waits on the database lock."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class PostgresStore:
     def __init__(self, dsn: str, cipher: FieldCipher | None = None, *, pool_size: int = 10,
                  lock_pool_size: int = 20) -> None:
@@ -110,7 +89,9 @@ class PostgresStore:
         self._lock_pool_size = lock_pool_size
         self._pool_: asyncpg.Pool | None = None
         self._lock_pool_: asyncpg.Pool | None = None
-        self._local_locks = _KeyedLocks()
+        # The holders of one conversation in this process queue here, so at most one pooled connection per
+        # conversation ever waits on the database lock.
+        self._local_locks = KeyedLocks()
 
     @property
     def cipher(self) -> FieldCipher:
