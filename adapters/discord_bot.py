@@ -33,6 +33,8 @@ from adapters.discord_monitor import MEMBER_PREFIX, ChannelWatch, member_side
 from adapters.discord_send import (NO_MENTIONS, channel_sender, delivery_error, is_dms_closed, is_permission_error,
                                    send_attachment, send_text)
 from adapters.discord_store import DiscordStore
+from adapters.discord_store_pg import PgDiscordStore
+from bot.store.factory import is_postgres
 from adapters.discord_text import DiscordText
 from adapters.discord_views import HavenButton
 from bot.config import DiscordGuildSettings, DiscordSettings
@@ -61,6 +63,14 @@ def intents_for(settings: DiscordSettings) -> discord.Intents:
 def rest_base(api_base: str) -> str:
     base = api_base.rstrip("/")
     return base if re.search(r"/api/v\d+$", base) else f"{base}/api/v10"
+
+
+def discord_store_for(app: Any) -> DiscordStore | PgDiscordStore:
+    """Opt-outs and check-in limits where every worker sees them: the shared PostgreSQL database when the core
+    uses one (several workers), else a file beside the core's SQLite database (one worker)."""
+    if is_postgres(app.settings.storage.url):
+        return PgDiscordStore(app.store)
+    return DiscordStore(app.data_dir / "discord.sqlite3")
 
 
 class _HavenClient(discord.Client):
@@ -127,7 +137,7 @@ class DiscordAdapter:
         self.settings: DiscordSettings = app.settings.discord
         self.core = app.core
         self.text = DiscordText(app.core.catalog)
-        self.store = DiscordStore(app.data_dir / "discord.sqlite3")
+        self.store = discord_store_for(app)
         self.guilds = {guild.id: guild for guild in self.settings.guilds}
         self.client: _HavenClient | None = None
         self.interactions = DiscordInteractions(self)

@@ -54,7 +54,7 @@ class ChannelWatch:
         return channel.id in guild.monitored_channels or (parent is not None and parent in guild.monitored_channels)
 
     async def on_message(self, message: discord.Message, guild: DiscordGuildSettings) -> None:
-        if self.adapter.store.monitoring_opted_out(self.adapter.subject("monitoring", message.author.id)):
+        if await self.adapter.store.monitoring_opted_out(self.adapter.subject("monitoring", message.author.id)):
             return
         conversation = member_side(message.channel.id, message.author.id)
         event = IncomingMessage(conversation, self.adapter.user_ref(message.author, guild.id), message.content,

@@ -65,8 +65,8 @@ class DiscordStore:
             raise RuntimeError("DiscordStore is not open")
         return self._db
 
-    def monitoring_opted_out(self, subject: str) -> bool:
-        """Checked on every monitored message, so it is answered from memory."""
+    async def monitoring_opted_out(self, subject: str) -> bool:
+        """Checked on every monitored message, so it is answered from memory (one worker owns this file)."""
         return subject in self._monitoring_optouts
 
     async def set_opt_out(self, subject: str, kind: str, opted_out: bool) -> None:

@@ -28,6 +28,7 @@ from bot.events import IncomingMessage
 from bot.resources import ResourceDirectory
 from tests.adapters.test_discord import CRISIS, Spy
 from tests.fakes.discord_fake import FakeDiscord, shard_of
+from tests.pgserver import fresh_database, postgres_server  # noqa: F401  (pytest fixture)
 
 SECRET = "a-pseudonym-secret-shared-by-all-workers-0123456789"
 SAFE = "Are you safe right now?"
@@ -88,7 +89,7 @@ async def cluster() -> AsyncIterator[Cluster]:
 
 
 def settings_for(cluster: Cluster, shard_ids: list[int] | None, *, shard_count: int | None = 2,
-                 sync_commands: bool = True) -> Settings:
+                 sync_commands: bool = True, storage_url: str = "") -> Settings:
     """The same configuration on every worker except `discord.shard_ids` (and who registers the commands)."""
     guilds = [{"id": int(cluster.guilds[n]["id"]), "monitored_channels": [cluster.channel(n, "support")],
                "moderator_channel_id": cluster.channel(n, "mods"),
@@ -105,7 +106,8 @@ def settings_for(cluster: Cluster, shard_ids: list[int] | None, *, shard_count: 
     destinations = [{"platform": "discord", "channel_id": cluster.channel(0, "mods"),
                      "role_id": cluster.role(0, "Moderators")}]
     return Settings.model_validate({"discord": discord_section, "privacy": {"pseudonym_secret": SECRET},
-                                    "crisis": {"escalation": {"destinations": destinations}}})
+                                    "crisis": {"escalation": {"destinations": destinations}},
+                                    "storage": {"url": storage_url}})
 
 
 @contextlib.asynccontextmanager
@@ -125,13 +127,15 @@ async def worker(settings: Settings, data_dir: Path) -> AsyncIterator[Worker]:
 
 
 @contextlib.asynccontextmanager
-async def two_workers(cluster: Cluster, tmp_path: Path) -> AsyncIterator[list[Worker]]:
-    """Shards [0] and [1] of 2 on two workers. They stop in reverse order: the adapters point discord.py's
-    class-level URLs at the fake and restore them on stop, which must unwind last-in, first-out."""
+async def two_workers(cluster: Cluster, tmp_path: Path, storage_url: str = "") -> AsyncIterator[list[Worker]]:
+    """Shards [0] and [1] of 2 on two workers (each on its own SQLite file, or both on `storage_url`). They stop in
+    reverse order: the adapters point discord.py's class-level URLs at the fake and restore them on stop, which
+    must unwind last-in, first-out."""
     async with contextlib.AsyncExitStack() as stack:
-        first = await stack.enter_async_context(worker(settings_for(cluster, [0]), tmp_path / "worker-0"))
+        first = await stack.enter_async_context(
+            worker(settings_for(cluster, [0], storage_url=storage_url), tmp_path / "worker-0"))
         second = await stack.enter_async_context(
-            worker(settings_for(cluster, [1], sync_commands=False), tmp_path / "worker-1"))
+            worker(settings_for(cluster, [1], sync_commands=False, storage_url=storage_url), tmp_path / "worker-1"))
         yield [first, second]
 
 
@@ -318,12 +322,12 @@ def test_shard_settings_errors_name_the_key(tmp_path: Path, discord_yaml: str, e
 
 # --- known gap -------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="opt-outs live in each worker's own discord.sqlite3, not the shared store")
-async def test_an_optout_recorded_by_one_worker_is_honoured_by_the_other(cluster: Cluster, tmp_path: Path) -> None:
-    """docs/discord.md §4: members who ran /optout are not monitored in any server. Across workers this does not
-    hold yet (docs/discord.md §7, known limitation); the marker is strict so that the fix has to remove it."""
+async def test_an_optout_recorded_by_one_worker_is_honoured_by_the_other(cluster: Cluster, tmp_path: Path,
+                                                                        postgres_server: str) -> None:  # noqa: F811
+    """docs/discord.md §4: members who ran /optout are not monitored in any server, whichever worker took the
+    command: on the shared PostgreSQL database the opt-out is where every worker reads it."""
     fake = cluster.fake
-    async with two_workers(cluster, tmp_path) as workers:
+    async with fresh_database(postgres_server) as url, two_workers(cluster, tmp_path, url) as workers:
         pending = await fake.push_slash("optout", cluster.alice, guild=cluster.guilds[0],
                                         channel_id=cluster.channel(0, "general"))
         await fake.wait_for("POST", rf"^/webhooks/{fake.app_id}/{pending.token}$")
