@@ -3,7 +3,8 @@ escalation must reach the staff chat exactly once, and every person must get the
 
 Topologies: two workers on PostgreSQL behind the balancer (the survivor takes over at once; the killed one is
 restarted), and one worker on SQLite (restarted). Each trial sends crisis messages from new people, waits a
-random 0-250 ms, kills a worker, restarts it, and goes on; at the end, after the job lease has expired so that
+random 0-250 ms, kills a worker, restarts it, and waits until that trial's people are answered and their
+notices are out before the next trial (one crash and its recovery per trial); at the end, after the job lease has expired so that
 any double delivery would have happened, the staff chat must hold exactly one notice per person and every
 person at least one crisis reply. Worker logs are scanned for the people's words and ids.
 
@@ -76,6 +77,9 @@ async def trials(cluster: Cluster, outcome: Outcome, count: int, per_trial: int,
         outcome.kills += 1
         victim.start()
         await victim.wait_ready()
+        # Each trial is one crash and its recovery: the next kill comes once this trial's people have their
+        # reply and staff their notices (or after a minute, when the final count will show what is missing).
+        await settle(cluster, people, timeout=60, linger=0.0)
     return people
 
 
@@ -83,8 +87,9 @@ def _replied(cluster: Cluster, user: int) -> bool:
     return any(marker in text for _, text in cluster.fake.sent[user] for marker in CRISIS_REPLY_MARKERS)
 
 
-async def settle(cluster: Cluster, people: list[int], timeout: float) -> None:
-    """Wait until every person has a reply and a notice exists per person, then past one more lease."""
+async def settle(cluster: Cluster, people: list[int], timeout: float, linger: float = LEASE_S * 2 + 1.0) -> None:
+    """Wait until every person has a reply and a notice exists per person, then `linger` seconds more (by
+    default past a job lease, so a notice held by a killed worker would have been sent twice by then)."""
     fake = cluster.fake
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,7 +97,7 @@ async def settle(cluster: Cluster, people: list[int], timeout: float) -> None:
         if len(notices) >= len(people) and all(_replied(cluster, user) for user in people):
             break
         await asyncio.sleep(0.2)
-    await asyncio.sleep(LEASE_S * 2 + 1.0)   # a job held by a killed worker is retried after its lease
+    await asyncio.sleep(linger)
 
 
 async def run(name: str, workdir: Path, *, workers: int, storage_url: str, count: int, per_trial: int,
