@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import re
 import tempfile
@@ -154,6 +155,8 @@ async def main(count: int, per_trial: int, only: set[str], seed: int, keep: Path
 
 
 if __name__ == "__main__":
+    # The fake's server logs every connection a killed or stopping worker drops; that is the point, not news.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--per-trial", type=int, default=3)

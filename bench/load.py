@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import statistics
 import tempfile
 import time
@@ -160,6 +161,8 @@ async def main(users: int, messages: int, only: set[str]) -> int:
 
 
 if __name__ == "__main__":
+    # The fake's server logs every connection a killed or stopping worker drops; that is the point, not news.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=10)
