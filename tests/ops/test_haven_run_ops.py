@@ -9,11 +9,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
+from tests.adapters.test_haven_run import _read_until, fake  # noqa: F401  (fake is a fixture)
 from tests.fakes.telegram_fake import FakeTelegram
 from tests.ops.helpers import get, samples, value
 
@@ -21,29 +19,10 @@ ALICE = 4343
 WORDS = "I want to kill myself quietlypinecone"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _read_until(stream: asyncio.StreamReader, needle: bytes, seen: bytearray, timeout: float) -> None:
-    async def pump() -> None:
-        while needle not in seen:
-            line = await stream.readline()
-            if not line:
-                raise AssertionError(f"process ended before {needle!r}; stderr so far:\n{seen.decode()}")
-            seen.extend(line)
-
-    await asyncio.wait_for(pump(), timeout)
 
 
 async def test_haven_run_serves_ops_endpoints_and_drains_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
