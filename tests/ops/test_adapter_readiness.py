@@ -29,13 +29,10 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.close()
 
 
-@pytest.mark.parametrize("mode", ["socket", "http"])
-async def test_slack_is_ready_while_connected(slack: FakeSlack, tmp_path: Path, mode: str) -> None:
-    settings = Settings.model_validate({"slack": {
-        "enabled": True, "mode": mode, "bot_token": slack.bot_token, "app_token": slack.app_token,
-        "signing_secret": slack.signing_secret, "api_url": slack.base_url, "port": 0}})
+async def ready_only_while_serving(settings: Settings, adapter_class: type, tmp_path: Path) -> None:
+    """Not ready before start, ready once serving, not ready once it stops taking updates, nor after stop."""
     app = await HavenApp.create(settings, tmp_path / "data")
-    adapter = SlackAdapter(app)
+    adapter = adapter_class(app)
     try:
         assert not adapter.ready
         await adapter.start()
@@ -46,6 +43,14 @@ async def test_slack_is_ready_while_connected(slack: FakeSlack, tmp_path: Path, 
         await adapter.stop()
         await app.close()
     assert not adapter.ready
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+async def test_slack_is_ready_while_connected(slack: FakeSlack, tmp_path: Path, mode: str) -> None:
+    settings = Settings.model_validate({"slack": {
+        "enabled": True, "mode": mode, "bot_token": slack.bot_token, "app_token": slack.app_token,
+        "signing_secret": slack.signing_secret, "api_url": slack.base_url, "port": 0}})
+    await ready_only_while_serving(settings, SlackAdapter, tmp_path)
 
 
 async def test_discord_is_ready_while_the_gateway_is_connected(tmp_path: Path) -> None:
@@ -54,16 +59,7 @@ async def test_discord_is_ready_while_the_gateway_is_connected(tmp_path: Path) -
     settings = Settings.model_validate({"discord": {
         "enabled": True, "token": fake.token, "api_base": fake.api_base, "gateway_url": fake.gateway_url,
         "guild_ready_timeout": 0.02}})
-    app = await HavenApp.create(settings, tmp_path / "data")
-    adapter = DiscordAdapter(app)
     try:
-        assert not adapter.ready
-        await adapter.start()
-        assert adapter.ready
-        await adapter.stop_receiving()
-        assert not adapter.ready
+        await ready_only_while_serving(settings, DiscordAdapter, tmp_path)
     finally:
-        await adapter.stop()
-        await app.close()
         await fake.close()
-    assert not adapter.ready
