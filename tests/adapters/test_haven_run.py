@@ -36,14 +36,19 @@ async def _read_until(stream: asyncio.StreamReader, needle: bytes, seen: bytearr
     await asyncio.wait_for(pump(), timeout)
 
 
-async def test_haven_run_serves_telegram_and_drains_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
+async def spawn_haven_run(fake: FakeTelegram, tmp_path: Path, extra_yaml: str = "") -> asyncio.subprocess.Process:
+    """`haven run --config` as operators start it: Telegram against the fake, the token from the environment."""
     config = tmp_path / "haven.yaml"
-    config.write_text(f"telegram:\n  enabled: true\n  token: ${{TELEGRAM_BOT_TOKEN}}\n  base_url: {fake.root}\n",
-                      encoding="utf-8")
+    config.write_text(f"telegram:\n  enabled: true\n  token: ${{TELEGRAM_BOT_TOKEN}}\n  base_url: {fake.root}\n"
+                      + extra_yaml, encoding="utf-8")
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "HAVEN_HOME": str(tmp_path / "home")}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--config", str(config),
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--config", str(config),
                                                 env=env, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
+
+
+async def test_haven_run_serves_telegram_and_drains_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
+    proc = await spawn_haven_run(fake, tmp_path)
     log = bytearray()
     try:
         assert proc.stderr is not None

@@ -5,13 +5,11 @@ any id, and SIGTERM drains and exits 0."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
 from pathlib import Path
 
-from tests.adapters.test_haven_run import _read_until, fake  # noqa: F401  (fake is a fixture)
+from tests.adapters.test_haven_run import _read_until, fake, spawn_haven_run  # noqa: F401  (fake: fixture)
 from tests.fakes.telegram_fake import FakeTelegram
 from tests.ops.helpers import get, samples, value
 
@@ -27,13 +25,7 @@ def free_port() -> int:
 
 async def test_haven_run_serves_ops_endpoints_and_drains_on_sigterm(fake: FakeTelegram, tmp_path: Path) -> None:
     port = free_port()
-    config = tmp_path / "haven.yaml"
-    config.write_text(f"telegram:\n  enabled: true\n  token: ${{TELEGRAM_BOT_TOKEN}}\n  base_url: {fake.root}\n"
-                      f"ops:\n  enabled: true\n  port: {port}\n  drain_timeout_s: 5s\n", encoding="utf-8")
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "HAVEN_HOME": str(tmp_path / "home")}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--config", str(config),
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await spawn_haven_run(fake, tmp_path, f"ops:\n  enabled: true\n  port: {port}\n  drain_timeout_s: 5s\n")
     log = bytearray()
     try:
         assert proc.stderr is not None
