@@ -429,6 +429,7 @@ _NARROW_START = 6
 _MAX_CHECKS = 2
 _MAX_CHECK_SET = 8
 _WORD_ONLY = re.compile(r"\w+")
+_TOKEN = re.compile(r"\w+")
 
 
 def _first_chars(seq: Any) -> set[str] | None:
@@ -499,6 +500,171 @@ def _is_bounded(seq: Any) -> bool:
     return True
 
 
+# -- whole-word checks ---------------------------------------------------------------------------------------
+# Most woken patterns do not match: the word that woke them is there, but not the rest of the phrase. Each
+# pattern is analysed once for the WHOLE words every match must contain (a literal with a non-word character,
+# or the edge of the match, on both sides: "want" in "want\\sto", "character" in "my\\scharacter\\sdies"); a
+# woken pattern is skipped when one such set has no word in the text. Testing a set against the text's words
+# is one C-level set operation, far cheaper than running the pattern. Only ever a necessary condition: a word
+# set is derived only where the parse tree proves the boundaries, and anything unclear derives none.
+
+
+def _is_word_code(code: int) -> bool:
+    ch = chr(code)
+    return ch.isalnum() or ch == "_"
+
+
+def _nonword_item(op: Any, av: Any) -> bool:
+    """Does this element always match at least one character, and only non-word characters?"""
+    if op is _LIT:
+        return not _is_word_code(av)
+    if op is _sre.IN:
+        if not av:
+            return False
+        for o, a in av:
+            if o is _LIT:
+                if _is_word_code(a):
+                    return False
+            elif o is _sre.RANGE:
+                if any(_is_word_code(c) for c in range(a[0], a[1] + 1)):
+                    return False
+            elif o is _sre.CATEGORY:
+                if a not in (_sre.CATEGORY_SPACE, _sre.CATEGORY_NOT_WORD):
+                    return False
+            else:
+                return False
+        return True
+    if op in _REPEATS:
+        body = list(av[2])
+        return av[0] >= 1 and len(body) == 1 and _nonword_item(*body[0])
+    return False
+
+
+_ZERO_WIDTH = (_sre.ASSERT, _sre.ASSERT_NOT, _sre.AT)
+
+
+def _edge(seq: Any, last: bool) -> bool | None:
+    """Is the last (last=True) or first character `seq` matches always a non-word character? True: always;
+    False: not always; None: only if the match of `seq` is empty can it be otherwise (then the neighbour
+    decides). A (?<!\\w) at the end or a (?!\\w) at the start counts as a non-word neighbour."""
+    items = list(seq)
+    for op, av in (reversed(items) if last else items):
+        if _is_not_word_assert(op, av, -1 if last else 1):
+            return True
+        if op in _ZERO_WIDTH:
+            continue
+        got = _item_edge(op, av, last)
+        if got is None:
+            continue
+        return got
+    return None
+
+
+def _item_edge(op: Any, av: Any, last: bool) -> bool | None:
+    if _nonword_item(op, av):
+        return True
+    if op in _REPEATS:
+        inner = _edge(av[2], last)
+        if inner is True:
+            return True if av[0] >= 1 else None
+        return inner if inner is None else False
+    if op is _SUB:
+        return _edge(av[-1], last)
+    if op is _BRANCH:
+        got = [_edge(alt, last) for alt in av[1]]
+        if all(g is True for g in got):
+            return True
+        if all(g is not False for g in got):
+            return None
+        return False
+    return False
+
+
+def _is_not_word_assert(op: Any, av: Any, direction: int) -> bool:
+    """(?!\\w) (direction 1) or (?<!\\w) (direction -1)."""
+    if op is not _sre.ASSERT_NOT or av[0] != direction:
+        return False
+    body = list(av[1])
+    return (len(body) == 1 and body[0][0] is _sre.IN
+            and list(body[0][1]) == [(_sre.CATEGORY, _sre.CATEGORY_WORD)])
+
+
+def _word_literal(seq: Any) -> str | None:
+    """The word a sequence of word-character literals spells ("" for an empty sequence), else None."""
+    out = []
+    for op, av in seq:
+        if op is not _LIT or not _is_word_code(av):
+            return None
+        out.append(chr(av))
+    return "".join(out)
+
+
+def _word_sets(seq: Any, before: bool, after: bool) -> list[frozenset[str]]:
+    """Sets of whole words, one word of each set being in every match of `seq` as a complete \\w+ token.
+    `before`/`after`: a non-word character (or the text's edge) is guaranteed right before/after `seq`."""
+    items = list(seq)
+    n = len(items)
+    out: list[frozenset[str]] = []
+
+    def edge_before(i: int) -> bool:
+        got = _edge(items[:i], last=True)
+        return before if got is None else got
+
+    def edge_after(k: int) -> bool:
+        got = _edge(items[k:], last=False)
+        return after if got is None else got
+
+    i = 0
+    while i < n:
+        op, av = items[i]
+        if op is _LIT and _is_word_code(av):
+            j = i
+            while j < n and items[j][0] is _LIT and _is_word_code(items[j][1]):
+                j += 1
+            word = "".join(chr(a) for _o, a in items[i:j])
+            if edge_before(i):
+                if edge_after(j):
+                    out.append(frozenset({word}))
+                elif j < n and items[j][0] is _BRANCH:
+                    # The parser factors alternatives ("overdosed|odd|oded" -> "o" + (verdosed|dd|ded)): read
+                    # each alternative with the shared start glued back on.
+                    head = items[i:j]
+                    per_alt = [_word_sets(head + list(alt), True, edge_after(j + 1)) for alt in items[j][1][1]]
+                    if per_alt and all(per_alt):
+                        out.append(frozenset().union(*(min(sets, key=_word_set_rank) for sets in per_alt)))
+                elif j < n and items[j][0] in _REPEATS and items[j][1][0] == 0 and items[j][1][1] == 1:
+                    body = list(items[j][1][2])
+                    tail = _word_literal(body)
+                    if tail and edge_after(j + 1):
+                        out.append(frozenset({word, word + tail}))       # "kill(?:s)?"
+                    elif len(body) == 1 and _nonword_item(*body[0]):
+                        # "self[\s-]?harm": the separator there ends the word "self"; absent, "selfharm" is one
+                        k = j + 1
+                        while k < n and items[k][0] is _LIT and _is_word_code(items[k][1]):
+                            k += 1
+                        if k > j + 1 and edge_after(k):
+                            second = "".join(chr(a) for _o, a in items[j + 1:k])
+                            out.append(frozenset({word, word + second}))
+            i = j
+            continue
+        if op is _BRANCH:
+            per_alt = [_word_sets(alt, edge_before(i), edge_after(i + 1)) for alt in av[1]]
+            if per_alt and all(per_alt):
+                # one set per alternative (any is required of it; the most selective one), joined
+                out.append(frozenset().union(*(min(sets, key=_word_set_rank) for sets in per_alt)))
+        elif op is _SUB:
+            out.extend(_word_sets(av[-1], edge_before(i), edge_after(i + 1)))
+        elif op in _REPEATS and av[0] >= 1:
+            out.extend(_word_sets(av[2], False, False))
+        i += 1
+    return out
+
+
+def _word_set_rank(words: frozenset[str]) -> tuple[int, int, int]:
+    """Lower is more selective: no frequent word, long words, few of them."""
+    return (1 if words & _COMMON else 0, -min(len(w) for w in words), len(words))
+
+
 def _trie_regex(words: set[str]) -> str:
     """A prefix-factored alternation, longest continuation first, so a match is the longest literal there."""
     trie: dict[str, Any] = {}
@@ -541,6 +707,8 @@ class Gate:
     #: per pattern: `reach` is exact (no unbounded repeat), so windows around the literals find every match in
     #: short texts too (a match holds a literal occurrence and is at most `reach` wide)
     bounded: tuple[bool, ...] = ()
+    #: per pattern: sets of whole words, each with one word in every match (see _word_sets)
+    word_checks: tuple[tuple[frozenset[str], ...], ...] = ()
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`.
@@ -604,7 +772,15 @@ class Gate:
         # whichever pattern asks (it is a pure function of the text).
         have: dict[frozenset[str], bool] = {}
         contains = text.__contains__
+        word_checks = self.word_checks
+        words: set[str] | None = None
         for pid, positions in woken.items():
+            wneeds = word_checks[pid]
+            if wneeds:
+                if words is None:
+                    words = set(_TOKEN.findall(text))
+                if any(map(words.isdisjoint, wneeds)):
+                    continue
             needs = checks[pid]
             if needs:
                 missing = False
@@ -780,6 +956,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
     anchored: list[bool] = []
     checks: list[tuple[frozenset[str], ...]] = []
     bounded: list[bool] = []
+    word_checks: list[tuple[frozenset[str], ...]] = []
     for name, per_lang in groups.items():
         for lang, pats in per_lang.items():
             for whole, pat in ((whole, alt) for whole in pats for alt in _split_top(whole)):
@@ -817,6 +994,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
                 extra = sorted({e for e in every if len(e) <= _MAX_CHECK_SET and not (e & lits_)},
                                key=lambda e: (_score((e, False)), sorted(e)), reverse=True)
                 checks.append(tuple(e for e in extra if min(len(x) for x in e) >= 3)[:_MAX_CHECKS])
+                word_checks.append(tuple(sorted(set(_word_sets(tree, True, True)), key=_word_set_rank)))
                 for lit in lits_:
                     by_lit.setdefault(lit, []).append(pid)
                     (word_start if initial else inside).add(lit)
@@ -832,7 +1010,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
     wake = {w: tuple(pid for pre in pres for pid in by_lit.get(pre, ())) for w, pres in prefixes.items()}
     return Gate(trigger, trigger0, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
                 tuple(anchored), tuple(patterns), tuple(reach), comb, tuple(checks), wake,
-                frozenset(free), tuple(bounded))
+                frozenset(free), tuple(bounded), tuple(word_checks))
 
 
 _lock = threading.Lock()

@@ -34,6 +34,7 @@ _INVISIBLE = re.compile(
 _COMBINING = re.compile("[\u0300-\u036f]")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'"})
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_MARKS_PLAIN = tuple((chr(k), v) for table in (_APOSTROPHES, _QUOTES) for k, v in table.items())
 
 #: Emoji that carry a method/means or death meaning. They only count next to first-person context: the
 #: lexicons decide that; here they just become words the lexicons can name.
@@ -62,8 +63,12 @@ _LEET_CHAR = re.compile("[0-9@$!|€]")
 # Leetspeak inside words only: "su1c1de", "k!ll", "mys3lf". Numbers with units ("50mg") are left alone.
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i",
          "€": "e", "8": "b"}
-_LEET_HINT = re.compile(r"[a-z][0-9@$!|€]|[0-9@$!|€][a-z]")
-_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
+#: A leet character next to a letter; written character-first so the engine skips ahead to the (rare) symbols.
+_LEET_HINT = re.compile(r"[0-9@$!|€](?<=[a-z][0-9@$!|€])|[0-9@$!|€][a-z]")
+_LEET_CHARS = tuple("0123456789@$!|€")
+#: A run of letters and leet characters that holds a leet character: only such runs can change (a run of plain
+#: letters has no letter beside a leet character), so plain words never reach the Python callback.
+_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[0-9@$!|€][a-z0-9@$!|€]*")
 
 # A masked word: letters with '*' (or '#', '_') standing in for a few letters: "s*icide", "self h*rm".
 _MASK_TOKEN = re.compile(r"[a-zà-ÿ]*[*#][a-zà-ÿ*#]*")
@@ -163,30 +168,39 @@ def canonical(text: object, unmasker: _Unmasker | None = None) -> str:
     # plain ASCII with no newline, mask, leetspeak or spaced-out letters, and every regex pass over a long
     # paste costs time on the safety path.
     if s.isascii():
-        if _ASCII_CONTROL.search(s):
+        # isprintable() (one C pass) is False for every control character and every whitespace but " ".
+        if not s.isprintable() and _ASCII_CONTROL.search(s):
             s = _INVISIBLE.sub("", s)
         s = s.casefold()
     else:
         s = unicodedata.normalize("NFKC", s)
-        if _EMOJI_RE.search(s):
+        if any(map(s.__contains__, EMOJI_TOKENS)):   # substring tests: far faster than a class scan
             s = _EMOJI_RE.sub(lambda m: " " + EMOJI_TOKENS[m.group(0)] + " ", s)
         s = _INVISIBLE.sub("", s)
         s = s.casefold()
         if not s.isascii():
             # Accents dropped: people type "suicidio"/"nao"/"mude" without them, and lexicons are written so.
             s = unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", s)))
-        s = s.translate(_APOSTROPHES).translate(_QUOTES)
+        # The same as translate(_APOSTROPHES).translate(_QUOTES) (no replacement is itself replaced), but a dict
+        # translate looks every character up: replacing only the marks present is many times faster.
+        for mark, plain in _MARKS_PLAIN:
+            if mark in s:
+                s = s.replace(mark, plain)
     if "`" in s:
         s = s.replace("`", "'")
     s = s.replace("'", "")
-    if _NEWLINE_CHAR.search(s):
+    printable = s.isprintable()   # newline characters are not printable
+    if not printable and _NEWLINE_CHAR.search(s):
         s = _NEWLINES.sub(" . ", s)
-    s = " ".join(s.split())   # same whitespace set as \s; the ends are stripped below anyway
+        printable = s.isprintable()
+    if not printable or "  " in s:
+        s = " ".join(s.split())   # same whitespace set as \s; the ends are stripped below anyway
+    # else: the only whitespace is single spaces, so that join would only strip the ends, as below
     if "*" in s or "#" in s:
         s = _MASK_TOKEN.sub(unmasker or _DEFAULT_UNMASKER, s)
     if "!" in s or "|" in s:
         s = _strip_trailing_bang(s)
-    if _LEET_CHAR.search(s) and _LEET_HINT.search(s):
+    if any(map(s.__contains__, _LEET_CHARS)) and _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_deleet_token, s)
     if _SPACED_HINT.search(s):
         s = _SPACED.sub(_join_spaced, s)
