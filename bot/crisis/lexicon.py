@@ -16,8 +16,10 @@ import re
 import re._compiler as _compiler  # stdlib compiler, used to compile a factored parse tree (compile_factored)
 import re._parser as _sre  # stdlib parser, used to find the literals a pattern cannot match without
 import threading
-from dataclasses import dataclass
+from itertools import chain
+from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -430,6 +432,7 @@ _MAX_CHECKS = 2
 _MAX_CHECK_SET = 8
 _WORD_ONLY = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+")
+_NON_WORD_TO_SPACE = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 
 
 def _first_chars(seq: Any) -> set[str] | None:
@@ -707,8 +710,37 @@ class Gate:
     #: per pattern: `reach` is exact (no unbounded repeat), so windows around the literals find every match in
     #: short texts too (a match holds a literal occurrence and is at most `reach` wide)
     bounded: tuple[bool, ...] = ()
-    #: per pattern: sets of whole words, each with one word in every match (see _word_sets)
-    word_checks: tuple[tuple[frozenset[str], ...], ...] = ()
+    #: per pattern: ids of the word sets (see _word_sets) each of which has a word in every match
+    word_needs: tuple[frozenset[int], ...] = ()
+    #: word -> ids of the word sets that hold it
+    word_sets_of: dict[str, frozenset[int]] = field(default_factory=dict)
+    vocabulary: frozenset[str] = frozenset()
+    #: pattern id -> the found literals that wake it (the keys of `wake` whose list holds it)
+    wakers: tuple[frozenset[str], ...] = ()
+
+    def _occurrences(self, lit: str, text: str, heads: Sequence[str]) -> list[int]:
+        """Where the trie pass over the whole text would report `lit`: at the start of every whole occurrence
+        of the words it starts (`heads`); a literal that may sit inside a word (`inside`), everywhere."""
+        find, at = text.find, []
+        if lit in self.inside:
+            pos = find(lit)
+            while pos >= 0:
+                at.append(pos)
+                pos = find(lit, pos + 1)
+            return at
+        n = len(text)
+        for word in heads:
+            size = len(word)
+            pos = find(word)
+            while pos >= 0:
+                end = pos + size
+                if ((pos == 0 or not ((c := text[pos - 1]).isalnum() or c == "_"))
+                        and (end == n or not ((c := text[end]).isalnum() or c == "_"))):
+                    at.append(pos)
+                pos = find(word, pos + 1)
+        if len(heads) > 1:
+            at.sort()
+        return at
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`.
@@ -720,51 +752,18 @@ class Gate:
         match (finditer's rule); otherwise it is searched from `reach` (its widest match) before the first
         occurrence, and on long texts only in windows of `reach` around each occurrence, so one word at the
         top of a long paste does not make a pattern rescan the whole paste."""
-        occ: dict[str, list[int]] = {}
-        m0 = self.trigger0.match(text)
-        if m0 is not None:
-            occ[m0.group(1)] = [0]
-        # Word-start literals are all \w+ (others are `inside`), so consuming the non-word character before
-        # one and the literal itself skips no other word start; starting with \W lets the engine jump from
-        # separator to separator instead of trying a lookbehind at every character.
-        # split() returns [text before, literal, text before, literal, ..., rest] in one C call, without a
-        # Match object per hit; each literal starts one character (the \W) after the text before it.
-        parts = self.trigger.split(text)
-        pos = 0
-        for i in range(1, len(parts), 2):
-            lit = parts[i]
-            pos += len(parts[i - 1]) + 1
-            got = occ.get(lit)
-            if got is None:
-                occ[lit] = [pos]
-            else:
-                got.append(pos)
-            pos += len(lit)
-        find = text.find
-        for lit in self.inside:
-            pos = find(lit)
-            if pos < 0:
-                continue
-            where = occ.setdefault(lit, [])
-            while pos >= 0:
-                where.append(pos)
-                pos = find(lit, pos + 1)
-        woken: dict[int, list[int]] = {}
-        wake = self.wake
-        for lit, positions in occ.items():
-            pids = wake.get(lit)
-            if not pids:
-                continue
-            if not woken:
-                # The first literal's patterns in one C call (a pattern listed twice, via two prefixes of
-                # the literal, gets the positions once; they are de-duplicated below anyway).
-                woken = dict.fromkeys(pids, positions)
-                continue
-            for pid in pids:
-                got = woken.get(pid)
-                # Lists are shared, never changed in place: a second literal makes a new list.
-                woken[pid] = positions if got is None else got + positions
+        # The text's distinct words, in order of first appearance. A word-start literal is \\w+, so at a word
+        # start it is a prefix of the word there: one trie pass over the distinct words (each after a space)
+        # finds, in order, the literal the pass over the whole text would find first at each word; a long
+        # paste that repeats its words is scanned once per distinct word, not once per occurrence.
+        tokens = text.translate(_NON_WORD_TO_SPACE).split() if text.isascii() else _TOKEN.findall(text)
+        distinct = dict.fromkeys(tokens)
+        parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
+        found = list(dict.fromkeys(parts[1::2]))
+        found.extend(lit for lit in self.inside if lit in text)   # literals that may sit inside a word
         out: list[tuple[int, int, int]] = []
+        if not found:
+            return out
         n = len(text)
         patterns, reach, anchored, checks, bounded = self.patterns, self.reach, self.anchored, self.checks, self.bounded
         # Check sets are shared by many patterns (the same "want to|wanna|..." group), so each set is tested
@@ -772,27 +771,43 @@ class Gate:
         # whichever pattern asks (it is a pure function of the text).
         have: dict[frozenset[str], bool] = {}
         contains = text.__contains__
-        word_checks = self.word_checks
-        words: set[str] | None = None
-        for pid, positions in woken.items():
-            wneeds = word_checks[pid]
+        word_needs, wakers = self.word_needs, self.wakers
+        satisfied: set[int] | None = None
+        found_set = frozenset(found)
+        where: dict[str, list[int]] = {}
+        heads: dict[str, list[str]] | None = None
+        # Woken patterns in the order their first literal appears (it decides ties downstream), each once.
+        for pid in dict.fromkeys(chain.from_iterable(map(self.wake.__getitem__, found))):
+            wneeds = word_needs[pid]
             if wneeds:
-                if words is None:
-                    words = set(_TOKEN.findall(text))
-                if any(map(words.isdisjoint, wneeds)):
+                if satisfied is None:
+                    satisfied = set().union(*map(self.word_sets_of.__getitem__, self.vocabulary.intersection(distinct)))
+                if not wneeds <= satisfied:
                     continue
-            needs = checks[pid]
-            if needs:
-                missing = False
-                for req in needs:
-                    got = have.get(req)
-                    if got is None:
-                        got = have[req] = any(map(contains, req))
-                    if not got:
-                        missing = True
-                        break
-                if missing:
-                    continue
+            else:
+                needs = checks[pid]
+                if needs:
+                    missing = False
+                    for req in needs:
+                        got = have.get(req)
+                        if got is None:
+                            got = have[req] = any(map(contains, req))
+                        if not got:
+                            missing = True
+                            break
+                    if missing:
+                        continue
+            positions: list[int] = []
+            for lit in wakers[pid] & found_set:
+                at = where.get(lit)
+                if at is None:
+                    if heads is None:
+                        # literal -> the distinct words it starts (the rest of its word follows it in `parts`)
+                        heads = {}
+                        for i in range(1, len(parts), 2):
+                            heads.setdefault(parts[i], []).append(parts[i] + parts[i + 1].partition(" ")[0])
+                    at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()))
+                positions += at
             rx = patterns[pid][2]
             if len(positions) > 1:
                 positions = sorted(set(positions))
@@ -994,7 +1009,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
                 extra = sorted({e for e in every if len(e) <= _MAX_CHECK_SET and not (e & lits_)},
                                key=lambda e: (_score((e, False)), sorted(e)), reverse=True)
                 checks.append(tuple(e for e in extra if min(len(x) for x in e) >= 3)[:_MAX_CHECKS])
-                word_checks.append(tuple(sorted(set(_word_sets(tree, True, True)), key=_word_set_rank)))
+                word_checks.append(tuple(set(_word_sets(tree, True, True))))
                 for lit in lits_:
                     by_lit.setdefault(lit, []).append(pid)
                     (word_start if initial else inside).add(lit)
@@ -1008,9 +1023,20 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
     trigger0 = re.compile("(" + trie + ")") if word_start else _NEVER
     comb = tuple((n, rx) for n, per in always.items() if (rx := _alternation(per)) is not None)
     wake = {w: tuple(pid for pre in pres for pid in by_lit.get(pre, ())) for w, pres in prefixes.items()}
+    wakers: list[set[str]] = [set() for _ in patterns]
+    for w, pids in wake.items():
+        for pid in pids:
+            wakers[pid].add(w)
+    set_ids: dict[frozenset[str], int] = {}
+    word_needs = tuple(frozenset(set_ids.setdefault(ws, len(set_ids)) for ws in sets) for sets in word_checks)
+    sets_of: dict[str, set[int]] = {}
+    for ws, sid in set_ids.items():
+        for w in ws:
+            sets_of.setdefault(w, set()).add(sid)
     return Gate(trigger, trigger0, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
                 tuple(anchored), tuple(patterns), tuple(reach), comb, tuple(checks), wake,
-                frozenset(free), tuple(bounded), tuple(word_checks))
+                frozenset(free), tuple(bounded), word_needs, {w: frozenset(ids) for w, ids in sets_of.items()},
+                frozenset(sets_of), tuple(frozenset(ws) for ws in wakers))
 
 
 _lock = threading.Lock()

@@ -58,7 +58,6 @@ EMOJI_TOKENS: dict[str, str] = {
 _EMOJI_RE = re.compile("[" + "".join(re.escape(k) for k in EMOJI_TOKENS) + "]")  # all single code points
 _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NEWLINE_CHAR = re.compile("[\n\r\u2028\u2029\u0085]")
-_LEET_CHAR = re.compile("[0-9@$!|€]")
 
 # Leetspeak inside words only: "su1c1de", "k!ll", "mys3lf". Numbers with units ("50mg") are left alone.
 _LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i",
