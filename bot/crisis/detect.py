@@ -82,6 +82,11 @@ class _Detector:
     def __init__(self, lex: lexicon.Compiled) -> None:
         self.lex = lex
         self.unmask = make_unmasker(lex.mask_words)
+        #: cue pattern -> words one of which every match holds whole, or None (see _may_match)
+        self.cue_words: dict[str, frozenset[str] | None] = {}
+        for cue in ("negation_before", "past", "ongoing", "fiction_context"):
+            sets = lexicon.word_sets(getattr(lex, cue).pattern)
+            self.cue_words[cue] = min(sets, key=len) if sets else None
 
     # -- context readers -------------------------------------------------------------------------------
     def _clause_start(self, seg: str, pos: int) -> int:
@@ -91,11 +96,13 @@ class _Detector:
             last = m.end()
         return last
 
-    def _negated(self, seg: str, start: int, clause: int | None = None) -> bool:
+    def _negated(self, seg: str, start: int, clause: int | None = None, words: dict[str, None] | None = None) -> bool:
         """`clause`: the clause start for `start` if the caller has it already (it is the same for every
-        reader of one hit, so _segment computes it once)."""
-        window = seg[self._clause_start(seg, start) if clause is None else clause:start]
-        return bool(window) and self.lex.negation_before.search(window) is not None
+        reader of one hit, so _segment computes it once). `words`: the segment's words (see _may_match)."""
+        lo = self._clause_start(seg, start) if clause is None else clause
+        window = seg[lo:start]
+        return (bool(window) and self._may_match("negation_before", words, seg, lo, start)
+                and self.lex.negation_before.search(window) is not None)
 
     def _subject(self, seg: str, start: int, lang: str, clause: int | None = None) -> str:
         """'self', 'other' or '' (none found: a dropped subject, as in "want to die", is the writer)."""
@@ -132,7 +139,22 @@ class _Detector:
                 return False
         return False
 
-    def _is_past(self, seg: str, start: int, end: int, memo: dict[tuple[int, int], bool] | None = None) -> bool:
+    def _may_match(self, cue: str, words: dict[str, None] | None, seg: str, lo: int, hi: int) -> bool:
+        """False only if cue pattern `cue` cannot match in seg[lo:hi]: every match holds one of its whole
+        words (lexicon._word_sets) and none is among the segment's words. Exact only where the slice edges
+        do not cut a word (a cut word's fragment is a whole word of the slice), so then it says True."""
+        needed = self.cue_words.get(cue)
+        if needed is None or words is None or not needed.isdisjoint(words):
+            return True
+        n = len(seg)
+        if 0 < lo < n and ((c := seg[lo - 1]).isalnum() or c == "_") and ((c := seg[lo]).isalnum() or c == "_"):
+            return True
+        if 0 < hi < n and ((c := seg[hi]).isalnum() or c == "_") and ((c := seg[hi - 1]).isalnum() or c == "_"):
+            return True
+        return False
+
+    def _is_past(self, seg: str, start: int, end: int, memo: dict[tuple[int, int], bool] | None = None,
+                 words: dict[str, None] | None = None) -> bool:
         """`memo`: (sentence start, end) -> has a past cue and no recency cue, shared by the hits of one
         segment (several hits often sit in one sentence, and the cue regexes are long alternations)."""
         lo, hi = max(0, start - SENTENCE_SPAN), min(len(seg), end + SENTENCE_SPAN)
@@ -144,13 +166,15 @@ class _Detector:
         past = None if memo is None else memo.get((s0, s1))
         if past is None:
             sentence = seg[s0:s1]
-            past = self.lex.past.search(sentence) is not None and self.lex.recent.search(sentence) is None
+            past = (self._may_match("past", words, seg, s0, s1) and self.lex.past.search(sentence) is not None
+                    and self.lex.recent.search(sentence) is None)
             if memo is not None:
                 memo[(s0, s1)] = past
         if not past:
             return False
         # "A couple of years ago I burnt myself ... it became my go-to": a past start that carried on is not past.
-        return self.lex.ongoing.search(seg, end, min(len(seg), end + ONGOING_SPAN)) is None
+        stop = min(len(seg), end + ONGOING_SPAN)
+        return not self._may_match("ongoing", words, seg, end, stop) or self.lex.ongoing.search(seg, end, stop) is None
 
     # -- one segment -------------------------------------------------------------------------------------
     def _segment(self, seg: str) -> tuple[RiskLevel, set[str], dict[str, int]]:
@@ -160,7 +184,8 @@ class _Detector:
         raw: dict[str, list[_Hit]] = {}
         gate = lex.gate
         patterns, free = gate.patterns, gate.any_subject
-        for pid, start, end in gate.matches(seg):
+        found, words = gate.scan(seg)
+        for pid, start, end in found:
             name, lang, _rx = patterns[pid]
             raw.setdefault(name, []).append(_Hit(name, start, end, lang, pid in free))
         for name, rx in gate.always:
@@ -168,7 +193,7 @@ class _Detector:
                 raw.setdefault(name, []).append(_Hit(name, m.start(), m.end(), m.lastgroup or "en"))
         hits: list[_Hit] = []
         for name, found_hits in raw.items():
-            merged = _merge(found_hits)
+            merged = _merge(found_hits) if len(found_hits) > 1 else found_hits
             if name in lexicon.CATEGORIES:
                 hits.extend(merged)
             else:
@@ -192,7 +217,7 @@ class _Detector:
                 continue
             spec = lexicon.CATEGORIES[h.cat]
             clause = self._clause_start(seg, h.start) if spec["negatable"] or spec["subject"] else None
-            if spec["negatable"] and self._negated(seg, h.start, clause):
+            if spec["negatable"] and self._negated(seg, h.start, clause, words):
                 signals.add("negated")
                 continue
             langs[h.lang] = langs.get(h.lang, 0) + 1
@@ -209,13 +234,14 @@ class _Detector:
                     continue
             if h.cat == "third_party" or subject == "other":
                 if fiction is None:
-                    fiction = lex.fiction_context.search(seg) is not None
+                    fiction = (self._may_match("fiction_context", words, seg, 0, len(seg))
+                               and lex.fiction_context.search(seg) is not None)
                 if fiction:
                     signals.add("fiction")
                 else:
                     third = True
                 continue
-            if spec["past"] and self._is_past(seg, h.start, h.end, past_memo):
+            if spec["past"] and self._is_past(seg, h.start, h.end, past_memo, words):
                 past.add(h.cat)
                 continue
             active[h.cat] = active.get(h.cat, 0) + 1
@@ -229,10 +255,10 @@ class _Detector:
             if spec["level"] is not None:
                 level = max(level, spec["level"])
                 signals.add(spec["signal"])
-        self_risk = any(cat in _SELF_RISK for cat in active)
+        self_risk = not _SELF_RISK.isdisjoint(active)
         # In the lexicon's order, not the set's: set order follows per-process string hashing, and `haven
         # classify` must give the same signals on every run.
-        for cat in (name for name in lexicon.CATEGORIES if name in past):
+        for cat in (name for name in lexicon.CATEGORIES if name in past) if past else ():
             spec = lexicon.CATEGORIES[cat]
             past_level = spec.get("past_level", RiskLevel.LOW)
             if past_level > level:

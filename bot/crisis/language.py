@@ -11,6 +11,7 @@ message says little and the locale is usually right.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 SUPPORTED: tuple[str, ...] = ("en", "es", "de", "fr", "pt", "it", "nl")
 DEFAULT = "en"
@@ -62,6 +63,9 @@ _ASCII_MARKS: dict[str, re.Pattern[str]] = {
     "nl": _MARKS["nl"],
 }
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+#: The same on casefolded ASCII text, where a letter is a-z: a plain range test per character instead of
+#: Unicode category lookups.
+_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _MAX_CHARS = 1000
 
 
@@ -78,21 +82,21 @@ for _lang, _words in _STOPWORDS.items():
     for _w in _words:
         _WORD_LANGS[_w] = _WORD_LANGS.get(_w, ()) + (_lang,)
 _MARK_CAP = 6
-#: language -> its place in SUPPORTED (the tie-break order), without a tuple scan per comparison
-_ORDER: dict[str, int] = {lang: i for i, lang in enumerate(SUPPORTED)}
+_SCORE = itemgetter(1)
 
 
 def scores(text: str) -> dict[str, float]:
     """Evidence per language; exposed for tests and tie-breaking."""
     sample = text[:_MAX_CHARS].casefold()
     out = dict.fromkeys(SUPPORTED, 0.0)
+    ascii_only = sample.isascii()
     word_langs = _WORD_LANGS.get
-    for w in _WORD.findall(sample):   # whole-number sums: exact in any order
+    for w in (_ASCII_WORD if ascii_only else _WORD).findall(sample):   # whole-number sums: exact in any order
         langs = word_langs(w)
         if langs is not None:
             for lang in langs:
                 out[lang] += 1
-    for lang, rx in (_ASCII_MARKS if sample.isascii() else _MARKS).items():
+    for lang, rx in (_ASCII_MARKS if ascii_only else _MARKS).items():
         # findall counts the same non-overlapping matches as finditer, in C; the sample is bounded.
         found = len(rx.findall(sample))
         out[lang] += (found if found < _MARK_CAP else _MARK_CAP) * 0.5
@@ -102,7 +106,9 @@ def scores(text: str) -> dict[str, float]:
 def guess_from_scores(sc: dict[str, float], hint: str | None = None) -> str:
     """guess_language() for scores already computed (the detector needs both and computes them once)."""
     hinted = _norm_hint(hint)
-    ranked = sorted(sc.items(), key=lambda kv: (-kv[1], _ORDER[kv[0]]))
+    # Highest score first, ties in SUPPORTED order: the pairs are listed in that order and the sort is stable
+    # (reverse=True keeps equal items in their original order), so the score alone is the key.
+    ranked = sorted(zip(SUPPORTED, map(sc.__getitem__, SUPPORTED)), key=_SCORE, reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if hinted is not None:
         # The locale stands unless the text clearly says otherwise.

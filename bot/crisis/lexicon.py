@@ -16,7 +16,9 @@ import re
 import re._compiler as _compiler  # stdlib compiler, used to compile a factored parse tree (compile_factored)
 import re._parser as _sre  # stdlib parser, used to find the literals a pattern cannot match without
 import threading
-from itertools import chain
+from functools import reduce
+from itertools import chain, compress
+from operator import not_, or_
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
@@ -554,6 +556,9 @@ def _edge(seq: Any, last: bool) -> bool | None:
     for op, av in (reversed(items) if last else items):
         if _is_not_word_assert(op, av, -1 if last else 1):
             return True
+        if op is _sre.AT and av in ((_sre.AT_BEGINNING, _sre.AT_BEGINNING_STRING) if last
+                                    else (_sre.AT_END, _sre.AT_END_STRING)):
+            return True   # the edge of the searched string (or line): nothing, or a line break, beyond it
         if op in _ZERO_WIDTH:
             continue
         got = _item_edge(op, av, last)
@@ -663,6 +668,11 @@ def _word_sets(seq: Any, before: bool, after: bool) -> list[frozenset[str]]:
     return out
 
 
+def word_sets(pattern: str) -> list[frozenset[str]]:
+    """_word_sets for a whole compiled pattern (its own lookarounds mark its edges)."""
+    return _word_sets(_sre.parse(pattern), False, False)
+
+
 def _word_set_rank(words: frozenset[str]) -> tuple[int, int, int]:
     """Lower is more selective: no frequent word, long words, few of them."""
     return (1 if words & _COMMON else 0, -min(len(w) for w in words), len(words))
@@ -710,44 +720,62 @@ class Gate:
     #: per pattern: `reach` is exact (no unbounded repeat), so windows around the literals find every match in
     #: short texts too (a match holds a literal occurrence and is at most `reach` wide)
     bounded: tuple[bool, ...] = ()
-    #: per pattern: ids of the word sets (see _word_sets) each of which has a word in every match
-    word_needs: tuple[frozenset[int], ...] = ()
-    #: word -> ids of the word sets that hold it
-    word_sets_of: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: per pattern: a bit per word set (see _word_sets) each of which has a word in every match (0: none)
+    needs_mask: tuple[int, ...] = ()
+    #: word -> a bit per word set that holds it
+    word_mask: dict[str, int] = field(default_factory=dict)
     vocabulary: frozenset[str] = frozenset()
     #: pattern id -> the found literals that wake it (the keys of `wake` whose list holds it)
     wakers: tuple[frozenset[str], ...] = ()
 
-    def _occurrences(self, lit: str, text: str, heads: Sequence[str]) -> list[int]:
+    def _occurrences(self, lit: str, text: str, heads: Sequence[str], spaced: str | None) -> list[int]:
         """Where the trie pass over the whole text would report `lit`: at the start of every whole occurrence
-        of the words it starts (`heads`); a literal that may sit inside a word (`inside`), everywhere."""
-        find, at = text.find, []
+        of the words it starts (`heads`); a literal that may sit inside a word (`inside`), everywhere.
+        `spaced`: for ASCII text, the text with every non-word character a space and a space at both ends,
+        where a whole word W is exactly an occurrence of " W " (positions shift by one)."""
+        at: list[int] = []
         if lit in self.inside:
+            find = text.find
             pos = find(lit)
             while pos >= 0:
                 at.append(pos)
                 pos = find(lit, pos + 1)
             return at
-        n = len(text)
-        for word in heads:
-            size = len(word)
-            pos = find(word)
-            while pos >= 0:
-                end = pos + size
-                if ((pos == 0 or not ((c := text[pos - 1]).isalnum() or c == "_"))
-                        and (end == n or not ((c := text[end]).isalnum() or c == "_"))):
+        if spaced is not None:
+            find = spaced.find
+            for word in heads:
+                key = " " + word + " "
+                pos = find(key)
+                while pos >= 0:
                     at.append(pos)
-                pos = find(word, pos + 1)
+                    pos = find(key, pos + 1)
+        else:
+            find, n = text.find, len(text)
+            for word in heads:
+                size = len(word)
+                pos = find(word)
+                while pos >= 0:
+                    end = pos + size
+                    if ((pos == 0 or not ((c := text[pos - 1]).isalnum() or c == "_"))
+                            and (end == n or not ((c := text[end]).isalnum() or c == "_"))):
+                        at.append(pos)
+                    pos = find(word, pos + 1)
         if len(heads) > 1:
             at.sort()
         return at
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
-        """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`.
+        """scan() without the words."""
+        return self.scan(text)[0]
+
+    def scan(self, text: str) -> tuple[list[tuple[int, int, int]], dict[str, None]]:
+        """Every (pattern id, start, end) that `(?<!\\w)(?:pattern)(?!\\w)` finditer would report on `text`, and
+        the text's distinct \\w+ words (the detector's context readers use them to skip cue patterns).
 
         A match contains one of its pattern's literals. Most literals always start a word in a match; they
-        are found at word starts only, in one pass of the trie; the few that can sit inside a word are found
-        with str.find. Then, per woken pattern: if every match BEGINS with one of its literals ("anchored"),
+        are found at word starts only, by the trie over the text's distinct words; the few that can sit inside
+        a word are found with str.find. A woken pattern whose whole-word sets miss the text's words is skipped
+        (see _word_sets). Then, per remaining pattern: if every match BEGINS with one of its literals ("anchored"),
         it is tried with match() at each occurrence, left to right, skipping occurrences inside the previous
         match (finditer's rule); otherwise it is searched from `reach` (its widest match) before the first
         occurrence, and on long texts only in windows of `reach` around each occurrence, so one word at the
@@ -756,14 +784,18 @@ class Gate:
         # start it is a prefix of the word there: one trie pass over the distinct words (each after a space)
         # finds, in order, the literal the pass over the whole text would find first at each word; a long
         # paste that repeats its words is scanned once per distinct word, not once per occurrence.
-        tokens = text.translate(_NON_WORD_TO_SPACE).split() if text.isascii() else _TOKEN.findall(text)
+        if text.isascii():
+            spaced: str | None = text.translate(_NON_WORD_TO_SPACE)   # same length, words kept, the rest spaces
+            tokens = spaced.split()
+        else:
+            spaced, tokens = None, _TOKEN.findall(text)
         distinct = dict.fromkeys(tokens)
         parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
         found = list(dict.fromkeys(parts[1::2]))
         found.extend(lit for lit in self.inside if lit in text)   # literals that may sit inside a word
         out: list[tuple[int, int, int]] = []
         if not found:
-            return out
+            return out, distinct
         n = len(text)
         patterns, reach, anchored, checks, bounded = self.patterns, self.reach, self.anchored, self.checks, self.bounded
         # Check sets are shared by many patterns (the same "want to|wanna|..." group), so each set is tested
@@ -771,20 +803,18 @@ class Gate:
         # whichever pattern asks (it is a pure function of the text).
         have: dict[frozenset[str], bool] = {}
         contains = text.__contains__
-        word_needs, wakers = self.word_needs, self.wakers
-        satisfied: set[int] | None = None
+        wakers = self.wakers
         found_set = frozenset(found)
         where: dict[str, list[int]] = {}
         heads: dict[str, list[str]] | None = None
-        # Woken patterns in the order their first literal appears (it decides ties downstream), each once.
-        for pid in dict.fromkeys(chain.from_iterable(map(self.wake.__getitem__, found))):
-            wneeds = word_needs[pid]
-            if wneeds:
-                if satisfied is None:
-                    satisfied = set().union(*map(self.word_sets_of.__getitem__, self.vocabulary.intersection(distinct)))
-                if not wneeds <= satisfied:
-                    continue
-            else:
+        # Woken patterns in the order their first literal appears (it decides ties downstream), each once; then
+        # those whose word sets all have a word in the text (bit masks: one OR per present word, one AND per
+        # pattern, all in C). Patterns without word sets pass here and meet their substring checks below.
+        woken = list(dict.fromkeys(chain.from_iterable(map(self.wake.__getitem__, found))))
+        present = reduce(or_, map(self.word_mask.__getitem__, self.vocabulary.intersection(distinct)), 0)
+        absent = ~present
+        for pid in compress(woken, map(not_, map(absent.__and__, map(self.needs_mask.__getitem__, woken)))):
+            if not self.needs_mask[pid]:
                 needs = checks[pid]
                 if needs:
                     missing = False
@@ -804,9 +834,11 @@ class Gate:
                     if heads is None:
                         # literal -> the distinct words it starts (the rest of its word follows it in `parts`)
                         heads = {}
+                        if spaced is not None:
+                            spaced = " " + spaced + " "
                         for i in range(1, len(parts), 2):
                             heads.setdefault(parts[i], []).append(parts[i] + parts[i + 1].partition(" ")[0])
-                    at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()))
+                    at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()), spaced)
                 positions += at
             rx = patterns[pid][2]
             if len(positions) > 1:
@@ -853,7 +885,7 @@ class Gate:
                         continue
                     out.append((pid, st, m.end()))
                     pos = m.end()
-        return out
+        return out, distinct
 
 
 # -- alternation factoring ------------------------------------------------------------------------------------
@@ -1028,15 +1060,15 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
         for pid in pids:
             wakers[pid].add(w)
     set_ids: dict[frozenset[str], int] = {}
-    word_needs = tuple(frozenset(set_ids.setdefault(ws, len(set_ids)) for ws in sets) for sets in word_checks)
-    sets_of: dict[str, set[int]] = {}
+    needs_mask = tuple(sum({1 << set_ids.setdefault(ws, len(set_ids)) for ws in sets}) for sets in word_checks)
+    word_mask: dict[str, int] = {}
     for ws, sid in set_ids.items():
         for w in ws:
-            sets_of.setdefault(w, set()).add(sid)
+            word_mask[w] = word_mask.get(w, 0) | (1 << sid)
     return Gate(trigger, trigger0, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
                 tuple(anchored), tuple(patterns), tuple(reach), comb, tuple(checks), wake,
-                frozenset(free), tuple(bounded), word_needs, {w: frozenset(ids) for w, ids in sets_of.items()},
-                frozenset(sets_of), tuple(frozenset(ws) for ws in wakers))
+                frozenset(free), tuple(bounded), needs_mask, word_mask, frozenset(word_mask),
+                tuple(frozenset(ws) for ws in wakers))
 
 
 _lock = threading.Lock()
