@@ -792,7 +792,7 @@ class Gate:
         distinct = dict.fromkeys(tokens)
         parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
         found = list(dict.fromkeys(parts[1::2]))
-        found.extend(lit for lit in self.inside if lit in text)   # literals that may sit inside a word
+        found.extend(filter(text.__contains__, self.inside))   # literals that may sit inside a word
         out: list[tuple[int, int, int]] = []
         if not found:
             return out, distinct
