@@ -760,9 +760,57 @@ class Gate:
                             and (end == n or not ((c := text[end]).isalnum() or c == "_"))):
                         at.append(pos)
                     pos = find(word, pos + 1)
-        if len(heads) > 1:
-            at.sort()
-        return at
+        return at   # several words' positions interleave: _run sorts them
+
+    def _run(self, pid: int, positions: list[int], text: str, out: list[tuple[int, int, int]]) -> None:
+        """Append pattern `pid`'s matches in `text` to `out`, given where the literals that woke it occur:
+        match() at each occurrence if every match begins with a literal, else searches in windows (see scan)."""
+        rx = self.patterns[pid][2]
+        if len(positions) > 1:
+            positions = sorted(set(positions))
+        if self.anchored[pid]:
+            match = rx.match
+            end = 0
+            for p in positions:
+                # _is_word inlined (this loop runs for every occurrence of every woken pattern)
+                if p < end or (p and ((c := text[p - 1]).isalnum() or c == "_")):
+                    continue
+                m = match(text, p)
+                if m is not None:
+                    end = m.end()
+                    out.append((pid, p, end))
+            return
+        n = len(text)
+        r = self.reach[pid]
+        if n <= SHORT_TEXT and not self.bounded[pid]:
+            windows = [(max(0, positions[0] - r), n)]
+        else:
+            windows = []
+            for p in positions:
+                lo, hi = p - r, p + r + 64   # 64: no literal is longer
+                if windows and lo <= windows[-1][1]:
+                    windows[-1] = (windows[-1][0], hi)
+                else:
+                    windows.append((lo if lo > 0 else 0, hi))
+        search = rx.search
+        for lo, hi in windows:
+            if hi >= n:
+                hi = n
+            else:
+                m = _WORD_END.search(text, hi)
+                hi = m.start() if m else n
+            pos = lo
+            while True:
+                m = search(text, pos, hi)
+                if m is None:
+                    break
+                st = m.start()
+                # gated patterns carry no leading (?<!\w); _is_word inlined
+                if st and ((c := text[st - 1]).isalnum() or c == "_"):
+                    pos = st + 1
+                    continue
+                out.append((pid, st, m.end()))
+                pos = m.end()
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """scan() without the words."""
@@ -796,8 +844,7 @@ class Gate:
         out: list[tuple[int, int, int]] = []
         if not found:
             return out, distinct
-        n = len(text)
-        patterns, reach, anchored, checks, bounded = self.patterns, self.reach, self.anchored, self.checks, self.bounded
+        checks = self.checks
         # Check sets are shared by many patterns (the same "want to|wanna|..." group), so each set is tested
         # once per text, with any(map(...)) running the substring scans in C; a set's answer is the same
         # whichever pattern asks (it is a pure function of the text).
@@ -840,51 +887,7 @@ class Gate:
                             heads.setdefault(parts[i], []).append(parts[i] + parts[i + 1].partition(" ")[0])
                     at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()), spaced)
                 positions += at
-            rx = patterns[pid][2]
-            if len(positions) > 1:
-                positions = sorted(set(positions))
-            if anchored[pid]:
-                match = rx.match
-                end = 0
-                for p in positions:
-                    # _is_word inlined (this loop runs for every occurrence of every woken pattern)
-                    if p < end or (p and ((c := text[p - 1]).isalnum() or c == "_")):
-                        continue
-                    m = match(text, p)
-                    if m is not None:
-                        end = m.end()
-                        out.append((pid, p, end))
-                continue
-            r = reach[pid]
-            if n <= SHORT_TEXT and not bounded[pid]:
-                windows = [(max(0, positions[0] - r), n)]
-            else:
-                windows = []
-                for p in positions:
-                    lo, hi = p - r, p + r + 64   # 64: no literal is longer
-                    if windows and lo <= windows[-1][1]:
-                        windows[-1] = (windows[-1][0], hi)
-                    else:
-                        windows.append((lo if lo > 0 else 0, hi))
-            search = rx.search
-            for lo, hi in windows:
-                if hi >= n:
-                    hi = n
-                else:
-                    m = _WORD_END.search(text, hi)
-                    hi = m.start() if m else n
-                pos = lo
-                while True:
-                    m = search(text, pos, hi)
-                    if m is None:
-                        break
-                    st = m.start()
-                    # gated patterns carry no leading (?<!\w); _is_word inlined
-                    if st and ((c := text[st - 1]).isalnum() or c == "_"):
-                        pos = st + 1
-                        continue
-                    out.append((pid, st, m.end()))
-                    pos = m.end()
+            self._run(pid, positions, text, out)
         return out, distinct
 
 
