@@ -211,9 +211,8 @@ class _Detector:
         for h in hits:
             # An exception cancels a hit it overlaps, unless the hit wraps it: "the only reason I didn't
             # kill myself ..." contains a denial but is itself ideation.
-            cover = next((name for s, e, name in spans if s < h.end and h.start < e
-                          and not (h.start <= s and e <= h.end and e - s < h.end - h.start)), None)
-            if cover is not None:
+            if spans and any(s < h.end and h.start < e and not (h.start <= s and e <= h.end and e - s < h.end - h.start)
+                             for s, e, _name in spans):
                 continue
             spec = lexicon.CATEGORIES[h.cat]
             clause = self._clause_start(seg, h.start) if spec["negatable"] or spec["subject"] else None
