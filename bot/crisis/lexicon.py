@@ -284,9 +284,11 @@ def compile_dir(directory: Path = LEXICON_DIR, languages: tuple[str, ...] = LANG
 # -- the literal gate -----------------------------------------------------------------------------------------
 # Python's regex engine tries every alternative at every position, so one alternation of ~800 phrases costs
 # milliseconds per message. Instead each pattern is analysed once (re._parser) for literals it cannot match
-# without ("kill myself" needs "kill" or "myself"); one prefix-factored trie of all those literals finds, in a
-# single pass, which patterns can possibly match; only those run. Patterns with no usable literal always run.
-# The analysis is conservative: a pattern is skipped only if none of its required literals occurs.
+# without ("kill myself" needs "kill" or "myself"); one prefix-factored trie of all those literals, run over
+# the text's distinct words, finds which patterns can possibly match; of those, a pattern runs only if every set
+# of whole words it needs (_word_sets) has a word in the text. Patterns with no usable literal always run.
+# The analysis is conservative: a pattern is skipped only if it cannot match. tests/unit/test_crisis_fast_paths.py
+# holds the gate to a reference that runs every woken pattern.
 
 
 _LIT, _BRANCH, _SUB = _sre.LITERAL, _sre.BRANCH, _sre.SUBPATTERN
