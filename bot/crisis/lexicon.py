@@ -16,12 +16,12 @@ import re
 import re._compiler as _compiler  # stdlib compiler, used to compile a factored parse tree (compile_factored)
 import re._parser as _sre  # stdlib parser, used to find the literals a pattern cannot match without
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import reduce
 from itertools import chain, compress
 from operator import not_, or_
-from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -435,7 +435,6 @@ _NARROW_START = 6
 _MAX_CHECKS = 2
 _MAX_CHECK_SET = 8
 _WORD_ONLY = re.compile(r"\w+")
-_TOKEN = re.compile(r"\w+")
 _NON_WORD_TO_SPACE = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 
 
@@ -704,7 +703,6 @@ class Gate:
     """Which patterns can match a text: trie pass over the text, then literal -> pattern ids."""
 
     trigger: re.Pattern[str]                                  # a literal right after a non-word character
-    trigger0: re.Pattern[str]                                 # the same trie, matched at position 0
     by_literal: dict[str, tuple[int, ...]]
     prefixes: dict[str, tuple[str, ...]]
     inside: tuple[str, ...]                                   # literals that may sit inside a word: str.find
@@ -838,7 +836,7 @@ class Gate:
             spaced: str | None = text.translate(_NON_WORD_TO_SPACE)   # same length, words kept, the rest spaces
             tokens = spaced.split()
         else:
-            spaced, tokens = None, _TOKEN.findall(text)
+            spaced, tokens = None, _WORD_ONLY.findall(text)
         distinct = dict.fromkeys(tokens)
         parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
         found = list(dict.fromkeys(parts[1::2]))
@@ -1057,7 +1055,6 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
         prefixes[w] = (w,)
     trie = _trie_regex(word_start)
     trigger = re.compile(r"\W(" + trie + ")") if word_start else _NEVER
-    trigger0 = re.compile("(" + trie + ")") if word_start else _NEVER
     comb = tuple((n, rx) for n, per in always.items() if (rx := _alternation(per)) is not None)
     wake = {w: tuple(pid for pre in pres for pid in by_lit.get(pre, ())) for w, pres in prefixes.items()}
     wakers: list[set[str]] = [set() for _ in patterns]
@@ -1070,7 +1067,7 @@ def build_gate(groups: dict[str, dict[str, list[str]]],
     for ws, sid in set_ids.items():
         for w in ws:
             word_mask[w] = word_mask.get(w, 0) | (1 << sid)
-    return Gate(trigger, trigger0, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
+    return Gate(trigger, {k: tuple(v) for k, v in by_lit.items()}, prefixes, tuple(sorted(inside)),
                 tuple(anchored), tuple(patterns), tuple(reach), comb, tuple(checks), wake,
                 frozenset(free), tuple(bounded), needs_mask, word_mask, frozenset(word_mask),
                 tuple(frozenset(ws) for ws in wakers))
