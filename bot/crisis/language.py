@@ -11,9 +11,9 @@ message says little and the locale is usually right.
 from __future__ import annotations
 
 import re
-import re._constants as _sre  # type: ignore[import-not-found]
-import re._parser as _parser  # type: ignore[import-not-found]
 from operator import itemgetter
+
+from bot.crisis.lexicon import leading_literals
 
 SUPPORTED: tuple[str, ...] = ("en", "es", "de", "fr", "pt", "it", "nl")
 DEFAULT = "en"
@@ -64,30 +64,10 @@ _ASCII_MARKS: dict[str, re.Pattern[str]] = {
     "it": re.compile(r"che\b(?<!\wche)|zione\b|gli\b|non\b(?<!\wnon)|cch|zz"),
     "nl": _MARKS["nl"],
 }
-def _leads(seq: object) -> frozenset[str] | None:
-    """Literal strings one of which every match of a parsed pattern begins with, or None if not simple."""
-    items = list(seq)  # type: ignore[call-overload]
-    if not items:
-        return None
-    op, av = items[0]
-    if op is _sre.LITERAL:
-        run = []
-        for op2, av2 in items:
-            if op2 is not _sre.LITERAL:
-                break
-            run.append(chr(av2))
-        return frozenset({"".join(run)})
-    if op is _sre.BRANCH:
-        alts = [_leads(alt) for alt in av[1]]
-        return None if any(a is None for a in alts) else frozenset().union(*alts)  # type: ignore[arg-type]
-    if op is _sre.SUBPATTERN:
-        return _leads(av[-1])
-    return None
-
 
 #: mark regex -> the literals its matches begin with (None: always run it)
 _MARK_LEADS: dict[re.Pattern[str], frozenset[str] | None] = {
-    rx: _leads(_parser.parse(rx.pattern)) for rx in (*_MARKS.values(), *_ASCII_MARKS.values())}
+    rx: leading_literals(rx.pattern) for rx in (*_MARKS.values(), *_ASCII_MARKS.values())}
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 #: The same on casefolded ASCII text, where a letter is a-z: a plain range test per character instead of
 #: Unicode category lookups.

@@ -409,25 +409,30 @@ def _required(seq: Any, initial: bool = True,
     return best
 
 
-def _leading(seq: Any) -> frozenset[str] | None:
-    """Literals one of which every match BEGINS with (each at least _MIN_LIT long), or None."""
+def _leading(seq: Any, min_len: int = _MIN_LIT) -> frozenset[str] | None:
+    """Literals one of which every match BEGINS with (each at least `min_len` long), or None."""
     for op, av in seq:
         if op is _LIT:
             found = frozenset({_lead(list(seq)[list(seq).index((op, av)):])})
             break
         if op is _SUB:
-            found = _leading(av[-1])
+            found = _leading(av[-1], min_len)
             break
         if op is _BRANCH:
-            alts = [_leading(a) for a in av[1]]
+            alts = [_leading(a, min_len) for a in av[1]]
             found = frozenset().union(*alts) if all(alts) else None  # type: ignore[arg-type]
             break
         return None
     else:
         return None
-    if not found or min(len(x) for x in found) < _MIN_LIT:
+    if not found or min(len(x) for x in found) < min_len:
         return None
     return found
+
+
+def leading_literals(pattern: str) -> frozenset[str] | None:
+    """The literals (one character or more) every match of `pattern` begins with, or None if not simple."""
+    return _leading(_sre.parse(pattern), 1)
 
 
 _NARROW_START = 6
