@@ -440,6 +440,8 @@ _NARROW_START = 6
 _MAX_CHECKS = 2
 _MAX_CHECK_SET = 8
 _WORD_ONLY = re.compile(r"\w+")
+#: Texts up to this long are scanned word start by word start (scan), longer ones word by distinct word.
+_SHORT_SCAN = 300
 _NON_WORD_TO_SPACE = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 
 
@@ -843,8 +845,25 @@ class Gate:
         else:
             spaced, tokens = None, _WORD_ONLY.findall(text)
         distinct = dict.fromkeys(tokens)
-        parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
-        found = list(dict.fromkeys(parts[1::2]))
+        occ: dict[str, list[int]] | None = None
+        if len(text) <= _SHORT_SCAN:
+            # A short text repeats few words: one pass over the text itself (a space in front, so that a word
+            # at 0 follows a non-word character too) gives every literal and where it is, at once.
+            occ = {}
+            parts = self.trigger.split(" " + text)   # [before, literal, before, literal, ..., rest]
+            pos = 0
+            for i in range(1, len(parts), 2):
+                pos += len(parts[i - 1]) + 1
+                got = occ.get(parts[i])
+                if got is None:
+                    occ[parts[i]] = [pos - 1]
+                else:
+                    got.append(pos - 1)
+                pos += len(parts[i])
+            found = list(occ)
+        else:
+            parts = self.trigger.split(" " + " ".join(distinct))   # [before, literal, rest, literal, rest, ...]
+            found = list(dict.fromkeys(parts[1::2]))
         found.extend(filter(text.__contains__, self.inside))   # literals that may sit inside a word
         out: list[tuple[int, int, int]] = []
         if not found:
@@ -881,16 +900,19 @@ class Gate:
                         continue
             positions: list[int] = []
             for lit in wakers[pid] & found_set:
-                at = where.get(lit)
+                at = where.get(lit) if occ is None else occ.get(lit)
                 if at is None:
-                    if heads is None:
-                        # literal -> the distinct words it starts (the rest of its word follows it in `parts`)
-                        heads = {}
-                        if spaced is not None:
-                            spaced = " " + spaced + " "
-                        for i in range(1, len(parts), 2):
-                            heads.setdefault(parts[i], []).append(parts[i] + parts[i + 1].partition(" ")[0])
-                    at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()), spaced)
+                    if occ is not None:   # a literal that may sit inside a word (the pass found the others)
+                        at = occ[lit] = self._occurrences(lit, text, (), None)
+                    else:
+                        if heads is None:
+                            # literal -> the distinct words it starts (the rest of its word follows it in `parts`)
+                            heads = {}
+                            if spaced is not None:
+                                spaced = " " + spaced + " "
+                            for i in range(1, len(parts), 2):
+                                heads.setdefault(parts[i], []).append(parts[i] + parts[i + 1].partition(" ")[0])
+                        at = where[lit] = self._occurrences(lit, text, heads.get(lit, ()), spaced)
                 positions += at
             self._run(pid, positions, text, out)
         return out, distinct
