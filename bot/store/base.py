@@ -7,6 +7,7 @@ chat ids never land in a table in clear.
 
 from __future__ import annotations
 
+import json
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,24 @@ ENCRYPTED_COLUMNS: list[tuple[str, str, str, str]] = [
 ]
 #: Case levels in rising order: a new crisis while a case is open may raise its level, never lower it.
 CASE_LEVELS: list[str] = ["none", "low", "moderate", "high", "imminent"]
+#: The user columns update_user may set.
+USER_FIELDS = frozenset({"profile", "consent_version", "consent_at", "disclosed_at", "last_seen_at"})
+
+
+def user_field_values(fields: dict[str, Any], cipher: Any, encode_time: Any) -> list[Any]:
+    """update_user's values as columns hold them, on every backend: the profile encrypted (JSON), times in the
+    backend's own form (`encode_time`). Unknown fields are refused, so a typo never writes a column."""
+    unknown = set(fields) - USER_FIELDS
+    if unknown:
+        raise ValueError(f"unknown user fields: {sorted(unknown)}")
+    values: list[Any] = []
+    for name, value in fields.items():
+        if name == "profile":
+            value = cipher.encrypt(json.dumps(value, ensure_ascii=False), "profile")
+        elif isinstance(value, datetime):
+            value = encode_time(value)
+        values.append(value)
+    return values
 
 
 class EventClaim(str, Enum):

@@ -28,14 +28,13 @@ import asyncpg
 from bot.conversation import KeyedLocks
 from bot.privacy import FieldCipher
 from bot.store.base import (CASE_LEVELS, ENCRYPTED_COLUMNS, Case, ConversationRecord, EventClaim, Job, MoodEntry,
-                            ScreeningRecord, StoredMessage, UserRecord)
+                            ScreeningRecord, StoredMessage, UserRecord, user_field_values)
 from bot.store.pg_migrations import LOCK_NAMESPACE, migrate
 
 log = logging.getLogger("haven.store")
 #: Advisory-lock namespace (two-int4 form) for "one open case per person".
 _CASE_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
 _CONNECT_TIMEOUT_S = 10.0
-_USER_FIELDS = {"profile", "consent_version", "consent_at", "disclosed_at", "last_seen_at"}
 _CASE_FIELDS = {"status", "destination_index", "destination_notices", "notices_sent", "claimed_by", "level"}
 _INSERT_MESSAGE = "INSERT INTO messages (conv_key, user_key, direction, text, created_at) VALUES ($1, $2, $3, $4, $5)"
 _UPSERT_CONVERSATION = ("INSERT INTO conversations (conv_key, user_key, state, updated_at) VALUES ($1, $2, $3, $4)"
@@ -216,16 +215,7 @@ class PostgresStore:
         return self._user(row) if row else None
 
     async def update_user(self, user_key: str, **fields: Any) -> None:
-        unknown = set(fields) - _USER_FIELDS
-        if unknown:
-            raise ValueError(f"unknown user fields: {sorted(unknown)}")
-        values: list[Any] = []
-        for name, value in fields.items():
-            if name == "profile":
-                value = self._cipher.encrypt(json.dumps(value, ensure_ascii=False), "profile")
-            elif isinstance(value, datetime):
-                value = aware(value)
-            values.append(value)
+        values = user_field_values(fields, self._cipher, aware)
         assignments = ", ".join(f"{name}=${i}" for i, name in enumerate(fields, start=2))
         await self.pool.execute(f"UPDATE users SET {assignments} WHERE user_key=$1", user_key, *values)
 

@@ -24,7 +24,7 @@ import aiosqlite
 
 from bot.privacy import FieldCipher
 from bot.store.base import (CASE_LEVELS, ENCRYPTED_COLUMNS, Case, ConversationRecord, EventClaim, Job, MoodEntry,
-                             ScreeningRecord, StoredMessage, UserRecord)
+                             ScreeningRecord, StoredMessage, UserRecord, user_field_values)
 from bot.store.migrations import SQLITE_MIGRATIONS
 
 _IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("haven_sqlite_tx", default=False)
@@ -88,7 +88,6 @@ def _claim(connection: sqlite3.Connection, platform: str, event_id: str, now: da
         "UPDATE processed_events SET received_at=? WHERE platform=? AND event_id=? AND received_at=?",
         (_ts(now), platform, event_id, row[1])).rowcount
     return EventClaim.RECOVER if taken == 1 else EventClaim.DUPLICATE
-_USER_FIELDS = {"profile", "consent_version", "consent_at", "disclosed_at", "last_seen_at"}
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -264,16 +263,7 @@ class SqliteStore:
         return self._user(row)
 
     async def update_user(self, user_key: str, **fields: Any) -> None:
-        unknown = set(fields) - _USER_FIELDS
-        if unknown:
-            raise ValueError(f"unknown user fields: {sorted(unknown)}")
-        values: list[Any] = []
-        for name, value in fields.items():
-            if name == "profile":
-                value = self._cipher.encrypt(json.dumps(value, ensure_ascii=False), "profile")
-            elif isinstance(value, datetime):
-                value = _ts(value)
-            values.append(value)
+        values = user_field_values(fields, self._cipher, _ts)
         assignments = ", ".join(f"{name}=?" for name in fields)
         await self._write(f"UPDATE users SET {assignments} WHERE user_key=?", (*values, user_key))
 
